@@ -1,0 +1,126 @@
+"""The ``caloforge`` command: thin shells over library functions (parse, call, print).
+
+Heavy libraries (torch, Geant4, onnxruntime) are imported inside the commands that need them, so
+``caloforge --help`` and ``--version`` stay fast. Every :class:`~caloforge.errors.CaloforgeError`
+ends as one line on stderr with exit code 1; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from caloforge import __version__
+from caloforge.errors import CaloforgeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="caloforge",
+    help="Fast calorimeter shower simulation for any detector: simulate, fit, generate, validate, export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+if not console.is_terminal:  # pipes and CI get full-width tables instead of 80 columns
+    console = Console(width=160)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"caloforge {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Fast calorimeter shower simulation for any detector."""
+
+
+@app.command()
+def geometries(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")] = False,
+    mesh: Annotated[str, typer.Option(help="Mesh configuration for the cell sizes (ds2 or ds3).")] = "ds2",
+) -> None:
+    """List the built-in calorimeters with their X0, Moliere radius, sampling fraction and mesh cells."""
+    from caloforge.geometry import geometry_table
+
+    rows = geometry_table(mesh_config=mesh)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"caloforge geometries (mesh {mesh})")
+    columns = [
+        ("name", "name", "{}"),
+        ("layers", "layers", "{}"),
+        ("depth mm", "depth_mm", "{:.1f}"),
+        ("depth X0", "depth_x0", "{:.1f}"),
+        ("X0 eff mm", "x0_mm", "{:.3f}"),
+        ("R_M eff mm", "rm_mm", "{:.3f}"),
+        ("SF est.", "sampling_fraction_estimate", "{:.4f}"),
+        ("SF sim.", "sampling_fraction_measured", "{:.4f}"),
+        ("cell dz mm", "cell_dz_mm", "{:.3f}"),
+        ("cell dr mm", "cell_dr_mm", "{:.3f}"),
+    ]
+    for title, _, _ in columns:
+        table.add_column(title, justify="left" if title == "name" else "right", no_wrap=title == "name")
+    for row in rows:
+        table.add_row(*("-" if row[key] is None else fmt.format(row[key]) for _, key, fmt in columns))
+    console.print(table)
+    console.print(
+        "SF est.: minimum-ionising estimate; SF sim.: measured by caloforge's Geant4 simulation "
+        "(blank until measured)."
+    )
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="Shower file (.h5).")],
+    geometry: Annotated[
+        str | None, typer.Option("-g", "--geometry", help="Geometry of a plain CaloChallenge file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a shower file and print a summary: N, energies, mesh, geometry, generator, mean E_sum/E_inc."""
+    from caloforge.data import summarize_shower_file, validate_shower_file
+
+    validate_shower_file(file, geometry=geometry)
+    summary = summarize_shower_file(file, geometry=geometry)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=str(file), show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.5g}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: run the command and turn caloforge errors into one line."""
+    try:
+        app(args=argv, prog_name="caloforge")
+    except CaloforgeError as err:
+        typer.echo(f"error: {err}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except SystemExit as exit_:  # raised by typer at the end of every command
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""One row of figures per catalogue geometry, for ``caloforge geometries`` and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from caloforge.geometry.catalogue import catalogue_names, get_geometry
+from caloforge.geometry.mesh import mesh_for
+
+__all__ = ["geometry_table"]
+
+
+def geometry_table(*, mesh_config: str = "ds2", measured: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Figures of every built-in geometry: layers, depth, effective X0 and R_M, sampling fraction, cells.
+
+    Args:
+        mesh_config: mesh configuration for the cell sizes.
+        measured: simulated sampling fractions by geometry name; default: caloforge's cache, if any.
+    """
+    if measured is None:
+        measured = _cached_sampling_fractions()
+    rows = []
+    for name in catalogue_names():
+        geo = get_geometry(name)
+        mesh = mesh_for(geo, mesh_config)
+        rows.append(
+            {
+                "name": name,
+                "layers": len(geo.layers),
+                "depth_mm": geo.depth_mm,
+                "depth_x0": geo.depth_x0,
+                "x0_mm": geo.x0_mm,
+                "rm_mm": geo.rm_mm,
+                "critical_energy_mev": geo.critical_energy_mev,
+                "sampling_fraction_estimate": geo.sampling_fraction_estimate,
+                "sampling_fraction_measured": measured.get(name),
+                "mesh": list(mesh.shape),
+                "cell_dz_mm": mesh.dz_mm,
+                "cell_dr_mm": mesh.dr_mm,
+            }
+        )
+    return rows
+
+
+def _cached_sampling_fractions() -> dict[str, float]:
+    """Sampling fractions measured by full simulation, where the fullsim cache has them."""
+    try:
+        from caloforge.fullsim.calibration import cached_sampling_fractions
+    except ImportError:
+        return {}
+    return cached_sampling_fractions()
