@@ -8,6 +8,7 @@ ends as one line on stderr with exit code 1; usage errors exit with 2.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -79,8 +80,7 @@ def geometries(
         table.add_row(*("-" if row[key] is None else fmt.format(row[key]) for _, key, fmt in columns))
     console.print(table)
     console.print(
-        "SF est.: minimum-ionising estimate; SF sim.: measured by caloforge's Geant4 simulation "
-        "(blank until measured)."
+        "SF est.: minimum-ionising estimate; SF sim.: measured by caloforge's Geant4 simulation (blank until measured)."
     )
 
 
@@ -104,6 +104,99 @@ def inspect(
     for key, value in summary.items():
         table.add_row(key, f"{value:.5g}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+def _parse_range(text: str | None, what: str, *, angle: bool = False) -> tuple[float, float] | None:
+    """'a:b' or 'a' -> (a, b); angles accept a 'deg' suffix (default radians)."""
+    if text is None:
+        return None
+
+    def number(t: str) -> float:
+        t = t.strip()
+        scale = 1.0
+        if angle and t.endswith("deg"):
+            t, scale = t[:-3], math.pi / 180
+        try:
+            return float(t) * scale
+        except ValueError:
+            msg = f"{what}: cannot read '{text}' (expected a number or a range a:b)"
+            raise CaloforgeError(msg) from None
+
+    parts = text.split(":")
+    if len(parts) > 2:
+        msg = f"{what}: cannot read '{text}' (expected a number or a range a:b)"
+        raise CaloforgeError(msg)
+    lo = number(parts[0])
+    return (lo, number(parts[1]) if len(parts) == 2 else lo)
+
+
+@app.command()
+def simulate(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output shower file (.h5).")] = None,
+    geometry: Annotated[str, typer.Option("-g", "--geometry", help="Catalogue name or geometry file.")] = "par04-siw",
+    particle: Annotated[str, typer.Option("-p", "--particle", help="e-, e+ or gamma (pi- with official data).")] = "e-",
+    energy: Annotated[str, typer.Option("-E", "--energy", help="GeV: 'a:b' log-uniform, or one value.")] = "1:100",
+    theta: Annotated[str | None, typer.Option(help="Polar angle, rad (or '90deg'): 'a:b' uniform or fixed.")] = None,
+    phi: Annotated[str | None, typer.Option(help="Azimuth, rad (or 'deg'): 'a:b' uniform or fixed.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of showers.")] = 1000,
+    workers: Annotated[int, typer.Option("-j", "--workers", help="Worker processes.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed = same showers, any -j.")] = 0,
+    physics: Annotated[str, typer.Option(help="Geant4 EM constructor: standard (option 0), option1-4.")] = "standard",
+    cut: Annotated[float, typer.Option(help="Production cut, mm.")] = 0.7,
+    mesh: Annotated[str, typer.Option(help="Mesh configuration: ds2 (45x16x9) or ds3 (45x50x18).")] = "ds2",
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted or shorter file.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    force: Annotated[bool, typer.Option(help="Allow energies above 1 TeV.")] = False,
+    setup_only: Annotated[bool, typer.Option("--setup-only", help="Only build the Geant4 data and exit.")] = False,
+    g4data: Annotated[
+        str | None, typer.Option(help="Folder of official Geant4 data sets (else CALOFORGE_G4DATA or stand-in).")
+    ] = None,
+) -> None:
+    """Simulate reference showers with Geant4 into a shower file (appended in chunks, resumable)."""
+    from caloforge.fullsim import ensure_data, simulate_to_file
+
+    if setup_only:
+        folder = ensure_data(official=g4data, progress=True)
+        typer.echo(f"Geant4 data ready in {folder}")
+        return
+    if output is None:
+        msg = "missing output file: -o FILE.h5"
+        raise CaloforgeError(msg)
+    energy_range = _parse_range(energy, "energy")
+    path = simulate_to_file(
+        output,
+        geometry,
+        n=n,
+        particle=particle,
+        energy_gev=energy_range,
+        theta=_parse_range(theta, "theta", angle=True),
+        phi=_parse_range(phi, "phi", angle=True),
+        seed=seed,
+        workers=workers,
+        em_model=physics,
+        cut_mm=cut,
+        mesh_config=mesh,
+        force=force,
+        resume=resume,
+        overwrite=overwrite,
+        data_dir=g4data,
+        progress=True,
+    )
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Where the demo writes its files.")] = Path(
+        "caloforge-demo"
+    ),
+    n: Annotated[int, typer.Option("-n", help="Showers to simulate.")] = 200,
+    workers: Annotated[int, typer.Option("-j", "--workers", help="Worker processes.")] = 2,
+) -> None:
+    """Run the end-to-end path on built-in defaults: Geant4 reference showers, file, physics summary."""
+    from caloforge.demo import run_demo
+
+    run_demo(output_dir, n=n, workers=workers, console=console)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -197,7 +197,9 @@ def _check_values(path: str | Path, f: h5py.File, n: int) -> None:
     """Finite, positive energies and finite, non-negative cells, read in chunks."""
     e = np.asarray(f["incident_energies"][...], dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(e)):
-        raise _bad(path, f"dataset 'incident_energies' holds NaN or inf (first at row {int(np.argmin(np.isfinite(e)))})")
+        raise _bad(
+            path, f"dataset 'incident_energies' holds NaN or inf (first at row {int(np.argmin(np.isfinite(e)))})"
+        )
     if np.any(e <= 0):
         raise _bad(path, f"dataset 'incident_energies' holds energies <= 0 (first at row {int(np.argmax(e <= 0))})")
     for name in _OPTIONAL:
@@ -229,8 +231,18 @@ def _meta_from(path: str | Path, f: h5py.File, geometry: Any, mesh: ScoringMesh 
     if int(version) > FORMAT_VERSION:
         raise _bad(path, f"format_version {version} is newer than this caloforge reads ({FORMAT_VERSION}); upgrade")
     m, geo_name, geo_json = _mesh_from(path, f.attrs, int(f["showers"].shape[1]), geometry, mesh)
-    known = {"format_version", "geometry", "geometry_json", "mesh", "cell_dz_mm", "cell_dr_mm",
-             "sampling_fraction", "particle", "generator", "seed"}  # fmt: skip
+    known = {
+        "format_version",
+        "geometry",
+        "geometry_json",
+        "mesh",
+        "cell_dz_mm",
+        "cell_dr_mm",
+        "sampling_fraction",
+        "particle",
+        "generator",
+        "seed",
+    }
     seed = attrs.get("seed")
     return ShowerMeta(
         mesh=m,
@@ -272,9 +284,7 @@ def read_showers(
         if validate:
             _check_values(path, f, n)
         rows = slice(start, n if stop is None else min(stop, n))
-        angles = [
-            np.asarray(f[name][rows], dtype=np.float32).reshape(-1) if name in f else None for name in _OPTIONAL
-        ]
+        angles = [np.asarray(f[name][rows], dtype=np.float32).reshape(-1) if name in f else None for name in _OPTIONAL]
         return ShowerData(
             incident_energies=np.asarray(f["incident_energies"][rows], dtype=np.float32).reshape(-1),
             showers=np.asarray(f["showers"][rows], dtype=np.float32),
@@ -313,7 +323,7 @@ def _check_arrays(
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32] | None, NDArray[np.float32] | None]:
     s = np.asarray(showers, dtype=np.float32)
     n = s.shape[0]
-    s = s.reshape(n, -1)
+    s = s.reshape(n, int(np.prod(s.shape[1:])))
     if s.shape[1] != mesh.n_cells:
         msg = f"showers have {s.shape[1]} cells, the mesh {mesh.shape} has {mesh.n_cells}"
         raise InvalidShowerFile(msg)
@@ -355,6 +365,11 @@ class ShowerWriter:
         self.part = part_path(self.path)
         self.meta = meta
         if resume and not self.part.exists() and self.path.exists():
+            with _open(self.path) as f:
+                found = _meta_from(self.path, f, None, None).mesh.shape
+            if found != meta.mesh.shape:
+                msg = f"{self.path}: mesh {found} differs from the requested {meta.mesh.shape}"
+                raise InvalidShowerFile(msg)
             os.replace(self.path, self.part)  # reopen a finished file to add to it
         if self.path.exists() and not overwrite:
             msg = f"{self.path}: exists (use resume or overwrite)"
@@ -397,7 +412,7 @@ class ShowerWriter:
     ) -> None:
         """Append a chunk and flush it to disk."""
         e, s, t, p = _check_arrays(energies_mev, showers_mev, self.meta.mesh, theta, phi)
-        if self.with_angles != (t is not None and p is not None):
+        if (t is None) != (p is None) or self.with_angles != (t is not None):
             stored = "stores angles: pass theta and phi" if self.with_angles else "stores no angles"
             msg = f"{self.part}: this file {stored}"
             raise InvalidShowerFile(msg)
@@ -479,5 +494,7 @@ def summarize_shower_file(path: str | Path, *, geometry: Any = None) -> dict[str
         "complete": not str(path).endswith(".part"),
     }
     for name, values in angles.items():
-        summary[f"{name.removeprefix('incident_')}_range_rad"] = [float(values.min()), float(values.max())] if n else None
+        summary[f"{name.removeprefix('incident_')}_range_rad"] = (
+            [float(values.min()), float(values.max())] if n else None
+        )
     return summary

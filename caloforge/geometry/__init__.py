@@ -3,7 +3,6 @@
 from caloforge.geometry.catalogue import catalogue_names, get_geometry
 from caloforge.geometry.layout import Calorimeter, Layer, Stack, geometry_from_dict, load_geometry_file
 from caloforge.geometry.materials import Material, get_material, material_names
-from caloforge.geometry.summary import geometry_table
 from caloforge.geometry.mesh import (
     MESH_CONFIGS,
     BinnedDeposits,
@@ -13,6 +12,7 @@ from caloforge.geometry.mesh import (
     local_coordinates,
     mesh_for,
 )
+from caloforge.geometry.summary import geometry_table
 
 __all__ = [
     "MESH_CONFIGS",

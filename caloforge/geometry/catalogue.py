@@ -19,8 +19,7 @@ def _catalogue() -> dict[str, Calorimeter]:
     text = resources.files("caloforge.geometry").joinpath("data/catalogue.yaml").read_text()
     entries = yaml.safe_load(text)["geometries"]
     return {
-        name: geometry_from_dict(entry, where=f"catalogue entry '{name}'", name=name)
-        for name, entry in entries.items()
+        name: geometry_from_dict(entry, where=f"catalogue entry '{name}'", name=name) for name, entry in entries.items()
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -106,7 +106,7 @@ def _critical_energy_rossi(z: float, state: str) -> float:
     return 710.0 / (z + 0.92) if state == "gas" else 610.0 / (z + 1.24)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _element_data(symbol: str) -> tuple[int, float, float]:
     """(Z, molar mass g/mol, density g/cm^3) of an element, from xraydb."""
     import xraydb
@@ -200,15 +200,15 @@ def material_names() -> list[str]:
     return list(_table())
 
 
-@lru_cache(maxsize=None)
+@cache
 def element(symbol: str) -> Material:
     """A pure element by chemical symbol, at the density xraydb gives for it."""
-    z, _, density = _element_data(symbol)
+    _z, _, density = _element_data(symbol)
     state = "gas" if density < 0.01 else "solid"
     return _build(symbol, {symbol: 1.0}, density, state, source="xraydb element data")
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_material(name: str) -> Material:
     """Look up a material: a name of the built-in table first, else a chemical element symbol.
 
