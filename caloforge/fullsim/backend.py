@@ -30,6 +30,7 @@ __all__ = [
     "PhysicsConfig",
     "calzone_geometry",
     "entry_points",
+    "merged_layers",
 ]
 
 # caloforge particle name -> calzone/Geant4 particle name
@@ -70,6 +71,19 @@ def _calzone_material(name: str, materials: dict[str, Any]) -> str:
     return g4name
 
 
+def merged_layers(geometry: Calorimeter) -> list[tuple[str, bool, float]]:
+    """(material, active, outer radius mm) of each Geant4 volume: runs of identical layers merged."""
+    volumes: list[tuple[str, bool, float]] = []
+    radius = geometry.inner_radius_mm
+    for layer in geometry.layers:
+        radius += layer.thickness_mm
+        if volumes and volumes[-1][:2] == (layer.material, layer.active):
+            volumes[-1] = (layer.material, layer.active, radius)
+        else:
+            volumes.append((layer.material, layer.active, radius))
+    return volumes
+
+
 def calzone_geometry(geometry: Calorimeter, *, record: str = "active") -> dict[str, Any]:
     """The calzone description of a layered barrel, in cm, layers nested outside-in.
 
@@ -78,34 +92,36 @@ def calzone_geometry(geometry: Calorimeter, *, record: str = "active") -> dict[s
         record: which layers record deposits: "active" (read-out layers) or "all".
 
     Returns:
-        A dict with a "World" volume and, where needed, a "materials" table; layer ``i`` (innermost
-        0) is the volume named ``L{i}``.
+        A dict with a "World" volume and, where needed, a "materials" table. Consecutive layers of
+        the same material and read-out are one volume (a PbWO4 stack of 24 crystals is one 24 cm
+        cylinder: the same physics with fewer boundaries to step through); volume ``L{i}`` is the
+        ``i``-th of :func:`merged_layers`, innermost first.
     """
     if record not in {"active", "all"}:
         msg = f"record must be 'active' or 'all', got {record!r}"
         raise SimulationError(msg)
     materials: dict[str, Any] = {}
     length_cm = geometry.length_mm / _CM
-    radii = geometry.inner_radius_mm + np.cumsum([la.thickness_mm for la in geometry.layers])
     inner: dict[str, Any] = {
         "material": "G4_Galactic",
         "cylinder": {"length": length_cm, "radius": geometry.inner_radius_mm / _CM},
     }
     volume: dict[str, Any] = {}
-    for i, (layer, radius) in enumerate(zip(geometry.layers, radii, strict=True)):
+    volumes = merged_layers(geometry)
+    for i, (material, active, radius) in enumerate(volumes):
         volume = {
-            "material": _calzone_material(layer.material, materials),
-            "cylinder": {"length": length_cm, "radius": float(radius) / _CM},
+            "material": _calzone_material(material, materials),
+            "cylinder": {"length": length_cm, "radius": radius / _CM},
             ("Inner" if i == 0 else f"L{i - 1}"): inner,
         }
-        if layer.active or record == "all":
+        if active or record == "all":
             volume["role"] = "record_deposits"
         inner = volume
     side = 2 * (geometry.outer_radius_mm / _CM + _WORLD_MARGIN_CM)
     world = {
         "material": "G4_Galactic",
         "box": [side, side, length_cm + 2 * _WORLD_MARGIN_CM],
-        f"L{len(geometry.layers) - 1}": volume,
+        f"L{len(volumes) - 1}": volume,
     }
     out: dict[str, Any] = {"World": world}
     if materials:
@@ -153,7 +169,7 @@ class Geant4Session:
             raise SimulationError(msg)
         self._calzone = calzone
         self.geometry, self.mesh, self.physics, self.record = geometry, mesh, physics, record
-        self._active = {i for i, la in enumerate(geometry.layers) if la.active}
+        self._active = {i for i, (_, active, _) in enumerate(merged_layers(geometry)) if active}
         self.sim = calzone.Simulation(calzone_geometry(geometry, record=record))
         self.sim.physics = calzone.Physics(
             physics.em_model, default_cut=physics.cut_mm / _CM, had_model=physics.hadronic
@@ -172,6 +188,11 @@ class Geant4Session:
             len(energies_mev), pid=PARTICLES[particle], energy=energies_mev, position=start / _CM, direction=directions
         )
         return p, entries, directions
+
+    def warm_up(self) -> None:
+        """Simulate one 1 MeV electron so that Geant4 builds (or fails to build) its physics tables."""
+        self.sim.random = self._calzone.Random(1)
+        self._run(self._particles("e-", np.array([1.0]), np.array([np.pi / 2]), np.array([0.0]))[0])
 
     def _run(self, particles: Any) -> dict[str, Any]:
         """Run Geant4; calzone returns the deposits alone when nothing else is sampled."""

@@ -143,6 +143,8 @@ def sampling_fraction(
     geo = get_geometry(geometry)
     folder = str(data_dir or ensure_data())
     physics = PhysicsConfig(em_model, cut_mm).describe()
+    if geo.homogeneous:  # every layer is read out: nothing to measure, nothing to cache
+        return SamplingFraction(1.0, 0.0, 0, _ENERGY_GEV, physics, _data_label(folder))
     key = _key(geo, physics, _data_label(folder))
     cached = _load_cache().get(key)
     if cached and not refresh and cached.get("showers", 0) >= showers:

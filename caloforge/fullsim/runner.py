@@ -41,6 +41,7 @@ __all__ = ["ChunkResult", "RunSpec", "chunk_conditions", "run_chunks", "worker_m
 
 _MAX_GEV_PER_CALL = 200.0  # detailed deposits of one Geant4 call stay around 20 MB
 _LOG_TAIL_LINES = 12
+_MAX_FAILURES_IN_A_ROW = 4
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class RunSpec:
     cut_mm: float = 0.7
     hadronic: str | None = None
     mesh_config: str = "ds2"
-    chunk_size: int = 50
+    chunk_size: int = 20
     sampling_fraction: float = 1.0
     record: str = "active"
 
@@ -124,6 +125,7 @@ def worker_main(conn: Connection, log_path: str) -> None:
     mesh = mesh_for(geometry, spec.mesh_config)
     physics = PhysicsConfig(spec.em_model, spec.cut_mm, spec.hadronic)
     session = Geant4Session(geometry, mesh, physics, record=spec.record)
+    session.warm_up()  # Geant4 builds its tables at the first event: fail here, not in a chunk
     fault = os.environ.get("CALOFORGE_FAULT_CHUNK")
     conn.send(("ready", None))
     while True:
@@ -242,6 +244,7 @@ def run_chunks(
     spare = next_chunk if next_chunk is not None else max(c for c, _ in tasks) + 1
     pool: list[_Worker] = []
     startup_failures = 0
+    failures_in_a_row = 0  # deaths since the last finished chunk
     logdir = tempfile.mkdtemp(prefix="caloforge-g4-")
     spec_json = spec.to_json()
 
@@ -275,11 +278,16 @@ def run_chunks(
                 elif kind == "done":
                     results[payload.chunk] = payload
                     w.task = None
+                    failures_in_a_row = 0
                 else:
                     code = w.process.wait()
                     w.conn.close()
                     message = f"Geant4 worker died (exit code {code}): {_log_tail(w.log_path)}"
                     pool.remove(w)
+                    failures_in_a_row += 1
+                    if failures_in_a_row > _MAX_FAILURES_IN_A_ROW:
+                        msg = f"{failures_in_a_row} Geant4 workers died in a row, giving up; last: {message}"
+                        raise SimulationError(msg)
                     if not w.ready:
                         startup_failures += 1
                         if startup_failures >= 3:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ class SimulationSettings:
         em_model: str = "standard",
         cut_mm: float = 0.7,
         mesh_config: str = "ds2",
-        chunk_size: int = 50,
+        chunk_size: int = 20,
         force: bool = False,
         official_data: bool = False,
     ) -> SimulationSettings:
@@ -251,7 +252,7 @@ def simulate(
     em_model: str = "standard",
     cut_mm: float = 0.7,
     mesh_config: str = "ds2",
-    chunk_size: int = 50,
+    chunk_size: int = 20,
     force: bool = False,
     data_dir: str | None = None,
     progress: bool = False,
@@ -330,9 +331,12 @@ def _check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
     if not parent.is_dir():
         msg = f"output directory {parent} does not exist"
         raise SimulationError(msg)
-    if not os.access(parent, os.W_OK):
+    try:  # os.access says yes to root even where nothing can be created (/proc, read-only mounts)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".caloforge-write-test-"):
+            pass
+    except OSError:
         msg = f"output directory {parent} is not writable"
-        raise SimulationError(msg)
+        raise SimulationError(msg) from None
     if (path.exists() or part_path(path).exists()) and not (resume or overwrite):
         which = path if path.exists() else part_path(path)
         msg = f"{which} exists: pass --resume to continue it or --overwrite to replace it"
@@ -353,7 +357,7 @@ def simulate_to_file(
     em_model: str = "standard",
     cut_mm: float = 0.7,
     mesh_config: str = "ds2",
-    chunk_size: int = 50,
+    chunk_size: int = 20,
     force: bool = False,
     resume: bool = False,
     overwrite: bool = False,
