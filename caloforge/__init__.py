@@ -14,7 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from caloforge import data, geometry
+from caloforge import data, fullsim, geometry
 from caloforge.data import read_showers, write_showers
 from caloforge.errors import CaloforgeError
 from caloforge.geometry import get_geometry, mesh_for
@@ -23,6 +23,7 @@ __all__ = [
     "CaloforgeError",
     "__version__",
     "data",
+    "fullsim",
     "geometry",
     "get_geometry",
     "mesh_for",

@@ -7,7 +7,7 @@ official data sets when ``CALOFORGE_G4DATA`` points at them, else a stand-in bui
 from caloforge.fullsim.backend import EM_MODELS, PARTICLES, PhysicsConfig, calzone_geometry
 from caloforge.fullsim.calibration import SamplingFraction, cached_sampling_fractions, sampling_fraction
 from caloforge.fullsim.g4data import DATA_VERSION, data_dir, ensure_data
-from caloforge.fullsim.simulate import SimulationSettings, simulate, simulate_to_file
+from caloforge.fullsim.simulation import SimulationOptions, SimulationSettings, simulate, simulate_to_file
 
 __all__ = [
     "DATA_VERSION",
@@ -15,6 +15,7 @@ __all__ = [
     "PARTICLES",
     "PhysicsConfig",
     "SamplingFraction",
+    "SimulationOptions",
     "SimulationSettings",
     "cached_sampling_fractions",
     "calzone_geometry",

@@ -200,6 +200,14 @@ class Geant4Session:
         deposits = getattr(out, "deposits", out)
         return deposits if deposits is not None else {}
 
+    def _shoot(
+        self, particle: str, energies_mev: NDArray, theta: NDArray, phi: NDArray, seed: int
+    ) -> tuple[dict[str, Any], NDArray[np.float64], NDArray[np.float64]]:
+        """Seed Geant4, fire one batch; deposits by volume, entry points (mm) and directions."""
+        self.sim.random = self._calzone.Random(int(seed))
+        particles, entries, directions = self._particles(particle, energies_mev, theta, phi)
+        return self._run(particles), entries, directions
+
     def run_showers(
         self,
         particle: str,
@@ -209,9 +217,7 @@ class Geant4Session:
         seed: int,
     ) -> BinnedDeposits:
         """Simulate one batch and bin the visible energy (MeV, not calibrated) into the mesh."""
-        self.sim.random = self._calzone.Random(int(seed))
-        particles, entries, directions = self._particles(particle, energies_mev, theta, phi)
-        deposits = self._run(particles)
+        deposits, entries, directions = self._shoot(particle, energies_mev, theta, phi, seed)
         positions, values, events = [], [], []
         for table in deposits.values():
             line, point = table.line, table.point
@@ -248,9 +254,7 @@ class Geant4Session:
         if self.record != "all":
             msg = "run_totals needs a session built with record='all'"
             raise SimulationError(msg)
-        self.sim.random = self._calzone.Random(int(seed))
-        particles, _, _ = self._particles(particle, energies_mev, theta, phi)
-        deposits = self._run(particles)
+        deposits, _, _ = self._shoot(particle, energies_mev, theta, phi, seed)
         n = len(energies_mev)
         active, passive = np.zeros(n), np.zeros(n)
         for path, table in deposits.items():

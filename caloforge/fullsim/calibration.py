@@ -9,6 +9,7 @@ for thin sampling). Homogeneous calorimeters have f = 1 without simulation.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -59,13 +60,16 @@ def _load_cache() -> dict[str, dict]:
 
 
 def _store(key: str, name: str, sf: SamplingFraction) -> None:
-    cache = _load_cache()
-    cache[key] = {"geometry": name, **sf.__dict__}
+    """Add one entry; a lock file serialises writers so that concurrent runs lose nothing."""
     path = _cache_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = _load_cache()
+        cache[key] = {"geometry": name, **sf.__dict__}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        os.replace(tmp, path)
 
 
 def measure_sampling_fraction(

@@ -11,5 +11,7 @@ from multiprocessing.connection import Connection
 
 from caloforge.fullsim.runner import worker_main
 
+__all__: list[str] = []
+
 if __name__ == "__main__":
     worker_main(Connection(int(sys.argv[1])), sys.argv[2])

@@ -108,6 +108,7 @@ def test_geant4_fatal_error_message_reaches_the_user(tmp_path, private_cache):
         ({"n": 0}, "number of showers must be > 0"),
         ({"theta": (0.0, 1.0)}, r"theta must lie in \(0, pi\)"),
         ({"em_model": "option9"}, "unknown EM physics 'option9'"),
+        ({"em_model": "option4"}, "option 4 needs Geant4's Goudsmit-Saunderson"),
         ({"workers": 0}, "workers must be >= 1"),
     ],
 )

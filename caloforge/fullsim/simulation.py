@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from caloforge.geometry.catalogue import get_geometry
 from caloforge.geometry.layout import Calorimeter
 from caloforge.geometry.mesh import mesh_for
 
-__all__ = ["SimulationSettings", "simulate", "simulate_to_file"]
+__all__ = ["SimulationOptions", "SimulationSettings", "simulate", "simulate_to_file"]
 
 _MAX_ENERGY_GEV = 1000.0
 _HADRONS = {"pi-"}
@@ -36,6 +35,33 @@ def _range(value: float | tuple[float, float] | None, default: tuple[float, floa
         msg = f"{what}: bad range {lo}:{hi} (need finite a <= b)"
         raise SimulationError(msg)
     return float(lo), float(hi)
+
+
+class SimulationOptions(TypedDict, total=False):
+    """The physics options shared by :func:`simulate` and :func:`simulate_to_file`.
+
+    Attributes:
+        particle: "e-", "e+", "gamma" (default "e-"); "pi-" with official Geant4 data.
+        energy_gev: a number (fixed) or (a, b), sampled log-uniformly; default (1, 100).
+        theta, phi: radians, a number or (a, b) sampled uniformly; default pi/2 and 0 (normal incidence).
+        seed: random seed (default 0); the same seed gives the same showers with any worker count.
+        em_model: Geant4 EM constructor, "standard" (option 0, default) or "option1".."option4".
+        cut_mm: production cut in mm (default 0.7).
+        mesh_config: "ds2" (45 x 16 x 9, default) or "ds3" (45 x 50 x 18).
+        chunk_size: showers per chunk (default 20): the unit of work, of writing and of resuming.
+        force: allow energies above 1 TeV.
+    """
+
+    particle: str
+    energy_gev: float | tuple[float, float]
+    theta: float | tuple[float, float] | None
+    phi: float | tuple[float, float] | None
+    seed: int
+    em_model: str
+    cut_mm: float
+    mesh_config: str
+    chunk_size: int
+    force: bool
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,12 @@ class SimulationSettings:
         if em_model not in EM_MODELS:
             msg = f"unknown EM physics '{em_model}'{suggest(em_model, EM_MODELS)} (known: {', '.join(EM_MODELS)})"
             raise SimulationError(msg)
+        if em_model == "option4" and not official_data:
+            msg = (
+                "EM option 4 needs Geant4's Goudsmit-Saunderson multiple-scattering tables, which the stand-in "
+                "data does not provide; use option 0-3 or set CALOFORGE_G4DATA to the official Geant4 data"
+            )
+            raise SimulationError(msg)
         if not (cut_mm > 0):
             msg = f"production cut must be > 0 mm, got {cut_mm}"
             raise SimulationError(msg)
@@ -144,6 +176,15 @@ class SimulationSettings:
             generator=f"geant4 {version} {self.physics.describe()} (caloforge calzone backend)",
             seed=self.seed,
         )
+
+
+def _settings(
+    geometry: Calorimeter | str, n: int, workers: int, data_dir: str | None, options: SimulationOptions
+) -> SimulationSettings:
+    """Validate everything a run is given before anything runs or is written."""
+    settings = SimulationSettings.build(geometry, official_data=_uses_official(data_dir), **options)
+    _check_workers(workers, n)
+    return settings
 
 
 def _check_workers(workers: int, n: int) -> None:
@@ -243,44 +284,28 @@ def simulate(
     geometry: Calorimeter | str,
     *,
     n: int,
-    particle: str = "e-",
-    energy_gev: float | tuple[float, float] = (1.0, 100.0),
-    theta: float | tuple[float, float] | None = None,
-    phi: float | tuple[float, float] | None = None,
-    seed: int = 0,
     workers: int = 1,
-    em_model: str = "standard",
-    cut_mm: float = 0.7,
-    mesh_config: str = "ds2",
-    chunk_size: int = 20,
-    force: bool = False,
     data_dir: str | None = None,
     progress: bool = False,
+    **options: Unpack[SimulationOptions],
 ) -> ShowerData:
     """Simulate ``n`` showers with Geant4 and return them in memory (calibrated MeV on the mesh).
 
-    Energies in GeV: a pair is sampled log-uniformly, a number is fixed. Angles in radians (uniform
-    in a range; default theta = pi/2, phi = 0: normal incidence on the barrel).
+    Args:
+        geometry: catalogue name, geometry file or :class:`Calorimeter`.
+        n: number of showers.
+        workers: Geant4 worker processes.
+        data_dir: official Geant4 data folder (default: ``CALOFORGE_G4DATA`` or the stand-in).
+        progress: show a progress bar.
+        **options: see :class:`SimulationOptions` (particle, energy_gev, theta, phi, seed, ...).
 
     Example:
-        >>> from caloforge.fullsim import simulate          # doctest: +SKIP
-        >>> showers = simulate("par04-siw", n=100, energy_gev=(1, 100), seed=1)
+        >>> from caloforge.fullsim import simulate
+        >>> showers = simulate("par04-siw", n=100, energy_gev=(1, 100), seed=1)  # doctest: +SKIP
+        >>> showers.images.shape  # doctest: +SKIP
+        (100, 45, 16, 9)
     """
-    settings = SimulationSettings.build(
-        geometry,
-        particle=particle,
-        energy_gev=energy_gev,
-        theta=theta,
-        phi=phi,
-        seed=seed,
-        em_model=em_model,
-        cut_mm=cut_mm,
-        mesh_config=mesh_config,
-        chunk_size=chunk_size,
-        force=force,
-        official_data=_uses_official(data_dir),
-    )
-    _check_workers(workers, n)
+    settings = _settings(geometry, n, workers, data_dir, options)
     folder, sf, version = _prepare(settings, workers, data_dir)
     parts: list[ChunkResult] = []
     bar = _Progress(progress, n, 0, f"Geant4 {settings.geometry.name}")
@@ -313,11 +338,11 @@ def simulate(
 
 
 def _uses_official(data_dir: str | None) -> bool:
+    """Whether the Geant4 data that will be used is an official set (a folder without caloforge's stamp)."""
     from caloforge.fullsim.g4data import data_dir as resolve
 
-    return not (Path(resolve(official=data_dir)) / "caloforge-standin.json").exists() and bool(
-        data_dir or os.environ.get("CALOFORGE_G4DATA")
-    )
+    folder = Path(resolve(official=data_dir))
+    return folder.is_dir() and not (folder / "caloforge-standin.json").exists()
 
 
 def _check_output(path: Path, *, resume: bool, overwrite: bool) -> None:
@@ -348,48 +373,26 @@ def simulate_to_file(
     geometry: Calorimeter | str,
     *,
     n: int,
-    particle: str = "e-",
-    energy_gev: float | tuple[float, float] = (1.0, 100.0),
-    theta: float | tuple[float, float] | None = None,
-    phi: float | tuple[float, float] | None = None,
-    seed: int = 0,
     workers: int = 1,
-    em_model: str = "standard",
-    cut_mm: float = 0.7,
-    mesh_config: str = "ds2",
-    chunk_size: int = 20,
-    force: bool = False,
     resume: bool = False,
     overwrite: bool = False,
     data_dir: str | None = None,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    **options: Unpack[SimulationOptions],
 ) -> Path:
     """Simulate ``n`` showers into a shower file, appending chunk by chunk (``NAME.part`` until done).
 
     With ``resume=True`` an interrupted (``.part``) or finished file made with the same settings is
     continued up to ``n`` showers; the result equals an uninterrupted run with the same seed.
+    Arguments as :func:`simulate`; ``on_chunk(chunk)`` is called after each chunk is on disk.
 
     Raises:
         SimulationError: a bad option, an output that exists (without resume/overwrite), a directory
             that cannot be written, different settings on resume. Nothing is written then.
     """
     path = Path(path)
-    settings = SimulationSettings.build(
-        geometry,
-        particle=particle,
-        energy_gev=energy_gev,
-        theta=theta,
-        phi=phi,
-        seed=seed,
-        em_model=em_model,
-        cut_mm=cut_mm,
-        mesh_config=mesh_config,
-        chunk_size=chunk_size,
-        force=force,
-        official_data=_uses_official(data_dir),
-    )
-    _check_workers(workers, n)
+    settings = _settings(geometry, n, workers, data_dir, options)
     _check_output(path, resume=resume, overwrite=overwrite)
     existing = part_path(path) if part_path(path).exists() else path
     start_chunk, failed, resumed_sf = 0, [], None
