@@ -425,6 +425,13 @@ class ShowerWriter:
                 ds[n0:] = values
         self._file.flush()
 
+    def truncate(self, n_rows: int) -> None:
+        """Drop the rows from ``n_rows`` on (to redo an unfinished last chunk) and flush."""
+        for name in ("showers", "incident_energies", *_OPTIONAL):
+            if name in self._file:
+                self._file[name].resize(min(n_rows, self._file[name].shape[0]), axis=0)
+        self._file.flush()
+
     def set_attrs(self, **attrs: Any) -> None:
         """Update root attributes (e.g. the generator string) before closing."""
         self._file.attrs.update(attrs)

@@ -343,6 +343,8 @@ def _build_atomically(final: Path, *, progress: bool) -> Path:
         for _ in range(3):
             try:
                 os.rename(work, final)
+                if progress:
+                    print(f"caloforge: stand-in Geant4 data ready in {final}", file=sys.stderr)
                 return final
             except OSError:  # the target exists: another process finished first, or a stale tree
                 if _is_current_standin(final):
@@ -400,10 +402,7 @@ def build_standin(dest: str | os.PathLike[str], *, progress: bool = False) -> No
             build(root)
     _write_stamp(root)
     if progress:
-        print(
-            f"caloforge: stand-in Geant4 data ready in {root} ({time.perf_counter() - start:.1f} s)",
-            file=sys.stderr,
-        )
+        print(f"caloforge: stand-in Geant4 data built in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 
 def _write_stamp(root: Path) -> None:

@@ -395,9 +395,9 @@ def simulate_to_file(
     settings = _settings(geometry, n, workers, data_dir, options)
     _check_output(path, resume=resume, overwrite=overwrite)
     existing = part_path(path) if part_path(path).exists() else path
-    start_chunk, failed, resumed_sf = 0, [], None
+    start_chunk, failed, resumed_sf, keep_rows = 0, [], None, None
     if resume and existing.exists():
-        start_chunk, failed, resumed_sf = _resume_point(existing, settings)
+        start_chunk, failed, resumed_sf, keep_rows = _resume_point(existing, settings)
     elif overwrite:
         for p in (path, part_path(path)):
             p.unlink(missing_ok=True)
@@ -407,6 +407,8 @@ def simulate_to_file(
     with_angles = settings.theta[0] != settings.theta[1] or settings.phi[0] != settings.phi[1]
     writer = ShowerWriter(path, settings.meta(sf, version), with_angles=with_angles, resume=resume)
     writer.set_attrs(caloforge_run=spec.to_json())
+    if keep_rows is not None and keep_rows < writer.n_written:
+        writer.truncate(keep_rows)  # the last chunk was cut short: simulate it again in full
     tasks = _tasks(settings, start_chunk, writer.n_written, n)
     bar = _Progress(progress, n, writer.n_written, f"Geant4 {settings.geometry.name} -> {path.name}")
     state = {"next": start_chunk, "failed": list(failed)}
@@ -439,11 +441,17 @@ def simulate_to_file(
     return path
 
 
-def _resume_point(existing: Path, settings: SimulationSettings) -> tuple[int, list[int], float]:
-    """Where an earlier run stopped: next chunk, failed chunks, its sampling fraction; checks the settings."""
+def _resume_point(existing: Path, settings: SimulationSettings) -> tuple[int, list[int], float, int]:
+    """Where an earlier run stopped; checks that it had the same settings.
+
+    Returns:
+        The next chunk to simulate, the chunks given up, the file's sampling fraction and how many
+        rows to keep: a finished run's last chunk may have been cut to the requested count, and is
+        then dropped and simulated again in full, so that extending a file equals a longer run.
+    """
     import h5py
 
-    read_meta(existing)  # a readable caloforge/CaloChallenge file, or a clear error
+    _, n_have = read_meta(existing)  # a readable caloforge/CaloChallenge file, or a clear error
     with h5py.File(existing, "r") as f:
         run = f.attrs.get("caloforge_run")
         next_chunk = int(f.attrs.get("next_chunk", 0))
@@ -457,4 +465,8 @@ def _resume_point(existing: Path, settings: SimulationSettings) -> tuple[int, li
         diffs = [k for k in old.__dataclass_fields__ if getattr(old, k) != getattr(new, k)]
         msg = f"{existing}: was made with other settings ({', '.join(diffs)} differ); resume needs the same ones"
         raise SimulationError(msg)
-    return next_chunk, failed, old.sampling_fraction
+    written = [c for c in range(next_chunk) if c not in failed]
+    keep = n_have
+    if written and n_have < len(written) * old.chunk_size:
+        keep, next_chunk = (len(written) - 1) * old.chunk_size, written[-1]
+    return next_chunk, failed, old.sampling_fraction, keep

@@ -64,8 +64,10 @@ def test_interrupted_file_resumes_to_the_uninterrupted_result(tmp_path):
     assert not part_path(target).exists()
 
 
-def test_resume_extends_a_finished_file(tmp_path):
-    path = simulate_to_file(tmp_path / "a.h5", "par04-pbwo4", n=8, seed=4, **FAST)
+@pytest.mark.parametrize("first", [8, 6])  # 6: the last chunk of the first run is cut short
+def test_resume_extends_a_finished_file(tmp_path, first):
+    path = simulate_to_file(tmp_path / "a.h5", "par04-pbwo4", n=first, seed=4, **FAST)
+    assert len(read_showers(path)) == first
     simulate_to_file(path, "par04-pbwo4", n=12, seed=4, resume=True, **FAST)
     longer = simulate_to_file(tmp_path / "b.h5", "par04-pbwo4", n=12, seed=4, **FAST)
     np.testing.assert_array_equal(read_showers(path).showers, read_showers(longer).showers)
