@@ -209,16 +209,20 @@ def _prepare(settings: SimulationSettings, workers: int, data_dir: str | None) -
         workers=workers,
         data_dir=folder,
     )
-    return folder, sf.value, _geant4_version()
+    return folder, sf.value, _geant4_version(folder)
 
 
-def _geant4_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def _geant4_version(folder: str) -> str:
+    """The Geant4 version inside calzone (importing it only after its data folder is set)."""
+    from caloforge.fullsim.g4data import configure_environment
 
+    configure_environment(folder)
     try:
-        return {"1.2.2": "11.4.0"}.get(version("calzone"), f"(calzone {version('calzone')})")
-    except PackageNotFoundError:
-        return "unknown"
+        import calzone
+    except ImportError:
+        msg = "Geant4 backend not installed: pip install calzone==1.2.2"
+        raise SimulationError(msg) from None
+    return str(calzone.GEANT4_VERSION)
 
 
 class _Progress:
