@@ -50,10 +50,15 @@ class PhysicsConfig:
     hadronic: str | None = None
 
     def describe(self) -> str:
-        """Short label for file metadata, e.g. ``emstandard_opt0 cut=0.7mm``."""
+        """Label for file metadata, e.g. ``emstandard_opt0+emextra+decay cut=0.7mm``.
+
+        calzone registers G4DecayPhysics and G4EmExtraPhysics (gamma- and electro-nuclear) next to the
+        chosen EM constructor (measured: it reads the G4PARTICLEXS gamma files that option 0 alone
+        never opens), so the label names all three.
+        """
         em = "emstandard_opt0" if self.em_model == "standard" else f"emstandard_opt{self.em_model[-1]}"
-        had = f" {self.hadronic}" if self.hadronic else ""
-        return f"{em}{had} cut={self.cut_mm:g}mm"
+        had = f"+{self.hadronic}" if self.hadronic else ""
+        return f"{em}+emextra+decay{had} cut={self.cut_mm:g}mm"
 
 
 def _calzone_material(name: str, materials: dict[str, Any]) -> str:

@@ -62,5 +62,5 @@ def test_entry_point_is_on_the_front_face_along_the_direction():
 
 
 def test_physics_label():
-    assert PhysicsConfig().describe() == "emstandard_opt0 cut=0.7mm"
-    assert PhysicsConfig("option4", 0.1).describe() == "emstandard_opt4 cut=0.1mm"
+    assert PhysicsConfig().describe() == "emstandard_opt0+emextra+decay cut=0.7mm"
+    assert PhysicsConfig("option4", 0.1).describe() == "emstandard_opt4+emextra+decay cut=0.1mm"

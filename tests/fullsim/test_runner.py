@@ -35,7 +35,7 @@ def test_file_has_the_metadata_of_the_run(tmp_path):
     data = read_showers(path)
     meta = data.meta
     assert (meta.geometry, meta.particle, meta.seed, meta.sampling_fraction) == ("par04-pbwo4", "e+", 3, 1.0)
-    assert meta.generator.startswith("geant4 11.4.0 emstandard_opt0 cut=0.7mm")
+    assert meta.generator.startswith("geant4 11.4.0 emstandard_opt0+emextra+decay cut=0.7mm")
     assert meta.mesh.shape == (45, 16, 9)
     assert 0.9 < (data.showers.sum(axis=1) / data.incident_energies).mean() < 1.0
     assert data.theta is None  # fixed angles are not stored
