@@ -16,20 +16,20 @@
 #   CALOFORGE_JOBS=8 GEOMETRIES="par04-siw" PARTICLES="e-" benchmarks/make_datasets.sh
 #   DRY_RUN=1 benchmarks/make_datasets.sh                        # print the commands only
 #
-# DURATION - AN ESTIMATE, not a measurement of these runs: CPU ms per GeV per core from
-# benchmarks/fullsim_speed.py --quick on this 2-core machine (AMD EPYC, load ~1.5, so +-30 %) times the
-# mean energy of log-uniform 1-100 GeV, 99/ln(100) = 21.5 GeV; wall = showers x that / 2 workers,
-# assuming a perfect 2x on 2 cores and gamma / angled showers as fast as normal e- (not measured).
-# Refresh it from benchmarks/results/fullsim_speed.json (figures.geometries.*.loguniform_1_100).
+# DURATION. Measured: par04-siw e- 1-100 GeV, 10k showers, -j 2 on this 2-core machine (AMD EPYC):
+# 1497 s wall (6.7 showers/s, 273 ms CPU per shower, 42 MB file; benchmarks/results/dataset_timing.json).
+# The other rows are ESTIMATES from benchmarks/results/fullsim_speed.json (CPU ms per GeV at 10 GeV x the
+# 21.5 GeV mean energy of log-uniform 1-100 GeV, two workers at the 1.82x par04-siw achieved above);
+# gamma and angled showers are assumed to cost the same as normal e-.
 #
 #   geometry      ms/GeV  ms/shower   5k set   2k set   all sets of the geometry
-#   par04-siw       12      260       11 min    4 min   e- 20k 43 min, 10k 22 min; total ~2.7 h
-#   par04-scipb      9      195        8 min    3 min   ~45 min
-#   par04-pbwo4      5.5    120        5 min    2 min   ~28 min
-#   odd-like        27      580       24 min   10 min   ~2.3 h
-#   cld-like        22      470       20 min    8 min   ~1.9 h
-#   allegro-like    15      320       13 min    5 min   ~1.2 h
-#   everything: ~9 h with -j 2 on this machine; 214k showers, 26 kB each before gzip (< 6 GB).
+#   par04-siw       12.7     273       11 min    4 min   e- 20k 50 min, 10k 25 min (measured); total ~3 h
+#   par04-scipb      6.7     144        7 min    3 min   ~40 min
+#   par04-pbwo4      5.6     120        6 min    2 min   ~30 min
+#   odd-like        24.9     535       25 min   10 min   ~2.3 h
+#   cld-like        24.1     518       24 min   10 min   ~2.2 h
+#   allegro-like    14.7     316       15 min    6 min   ~1.4 h
+#   everything: ~10 h with -j 2 on this machine; 214k showers, ~4 kB each with gzip (~1 GB).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
