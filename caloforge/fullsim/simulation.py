@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import tempfile
 import time
@@ -209,19 +210,25 @@ def _prepare(settings: SimulationSettings, workers: int, data_dir: str | None) -
         workers=workers,
         data_dir=folder,
     )
-    return folder, sf.value, _geant4_version(folder)
+    return folder, sf.value, _geant4_version()
 
 
-def _geant4_version(folder: str) -> str:
-    """The Geant4 version inside calzone (importing it only after its data folder is set)."""
-    from caloforge.fullsim.g4data import configure_environment
+def _geant4_version() -> str:
+    """The Geant4 version inside calzone; the import may not change this process's environment.
 
-    configure_environment(folder)
+    (calzone sets GEANT4_DATA_DIR on import when it is unset, and that would redirect later look-ups
+    of the data folder; this process never runs Geant4 itself, the workers do.)
+    """
+    saved = dict(os.environ)
     try:
         import calzone
     except ImportError:
         msg = "Geant4 backend not installed: pip install calzone==1.2.2"
         raise SimulationError(msg) from None
+    finally:
+        if os.environ != saved:
+            os.environ.clear()
+            os.environ.update(saved)
     return str(calzone.GEANT4_VERSION)
 
 

@@ -157,3 +157,12 @@ def test_cli_simulate_writes_a_file(tmp_path, capsys):
     code = main(["simulate", "-g", "par04-pbwo4", "-E", "1", "-n", "3", "-o", str(out), "--seed", "1"])
     assert code == 0 and out.exists()
     assert len(read_showers(out)) == 3
+
+
+def test_a_run_leaves_the_callers_environment_alone(tmp_path):
+    """Regression: importing calzone in the caller once redirected later data look-ups (GEANT4_DATA_DIR)."""
+    import os
+
+    before = dict(os.environ)
+    simulate("par04-pbwo4", n=2, **FAST)
+    assert dict(os.environ) == before
