@@ -55,9 +55,10 @@ def geometries(
     mesh: Annotated[str, typer.Option(help="Mesh configuration for the cell sizes (ds2 or ds3).")] = "ds2",
 ) -> None:
     """List the built-in calorimeters with their X0, Moliere radius, sampling fraction and mesh cells."""
+    from caloforge.fullsim import cached_sampling_fractions
     from caloforge.geometry import geometry_table
 
-    rows = geometry_table(mesh_config=mesh)
+    rows = geometry_table(mesh_config=mesh, measured=cached_sampling_fractions())
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

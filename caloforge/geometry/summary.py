@@ -15,10 +15,10 @@ def geometry_table(*, mesh_config: str = "ds2", measured: dict[str, float] | Non
 
     Args:
         mesh_config: mesh configuration for the cell sizes.
-        measured: simulated sampling fractions by geometry name; default: caloforge's cache, if any.
+        measured: sampling fractions measured by simulation, by geometry name (e.g. from
+            :func:`caloforge.fullsim.cached_sampling_fractions`); missing ones are None.
     """
-    if measured is None:
-        measured = _cached_sampling_fractions()
+    measured = measured or {}
     rows = []
     for name in catalogue_names():
         geo = get_geometry(name)
@@ -41,11 +41,3 @@ def geometry_table(*, mesh_config: str = "ds2", measured: dict[str, float] | Non
         )
     return rows
 
-
-def _cached_sampling_fractions() -> dict[str, float]:
-    """Sampling fractions measured by full simulation, where the fullsim cache has them."""
-    try:
-        from caloforge.fullsim.calibration import cached_sampling_fractions
-    except ImportError:
-        return {}
-    return cached_sampling_fractions()
