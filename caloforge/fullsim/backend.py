@@ -150,7 +150,10 @@ class Geant4Session:
         physics: EM constructor and production cut.
         record: "active" for showers (detailed deposits in read-out layers) or "all" for calibration
             (per-event energy in every layer).
-        data_dir: Geant4 data folder; its ``GEANT4_DATA_DIR`` must be set before calzone is imported.
+
+    Raises:
+        SimulationError: ``GEANT4_DATA_DIR`` not set (call ``g4data.configure_environment`` before the
+            first session: calzone reads it on import), calzone missing, or an unknown EM model.
     """
 
     def __init__(
