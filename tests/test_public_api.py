@@ -2,6 +2,7 @@
 
 import caloforge
 import caloforge.data
+import caloforge.evaluation
 import caloforge.fullsim
 import caloforge.geometry
 
@@ -34,6 +35,16 @@ def test_fullsim():
         "SimulationSettings",
         "cached_sampling_fractions", "calzone_geometry", "data_dir", "ensure_data", "sampling_fraction",
         "simulate", "simulate_to_file",
+    ]  # fmt: skip
+
+
+def test_evaluation():
+    assert dir(caloforge.evaluation) == [
+        "CALOCHALLENGE_THRESHOLD_MEV", "ClassifierResult", "DEFAULT_THRESHOLD_MEV", "FEATURE_NAMES",
+        "LAYER_FEATURES", "MIN_PER_CLASS", "SCALAR_FEATURES", "calochallenge_vector", "calochallenge_vector_names",
+        "cell_energies", "check_compatible", "classifier_two_sample_test", "compare_showers", "fpd",
+        "fpd_batch_sizes", "frechet_distance", "high_level_features", "kpd", "reference_bins", "roc_auc",
+        "separation_power", "wasserstein",
     ]  # fmt: skip
 
 

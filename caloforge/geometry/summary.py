@@ -40,4 +40,3 @@ def geometry_table(*, mesh_config: str = "ds2", measured: dict[str, float] | Non
             }
         )
     return rows
-
