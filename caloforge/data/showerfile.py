@@ -188,6 +188,16 @@ def _check_structure(path: str | Path, f: h5py.File, mesh_cells: int | None) -> 
     return n
 
 
+def _structure_and_meta(
+    path: str | Path, f: h5py.File, geometry: Any, mesh: ScoringMesh | None
+) -> tuple[int, ShowerMeta]:
+    """Datasets and shapes checked, then the metadata, then the cell count against its mesh."""
+    n = _check_structure(path, f, None)
+    meta = _meta_from(path, f, geometry, mesh)
+    _check_structure(path, f, meta.mesh.n_cells)
+    return n, meta
+
+
 def _iter_rows(n: int, step: int) -> Iterator[slice]:
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
@@ -219,9 +229,7 @@ def _check_values(path: str | Path, f: h5py.File, n: int) -> None:
 def read_meta(path: str | Path, *, geometry: Any = None, mesh: ScoringMesh | None = None) -> tuple[ShowerMeta, int]:
     """Metadata and shower count of a file, without reading the showers."""
     with _open(path) as f:
-        n = _check_structure(path, f, None)
-        meta = _meta_from(path, f, geometry, mesh)
-        _check_structure(path, f, meta.mesh.n_cells)
+        n, meta = _structure_and_meta(path, f, geometry, mesh)
         return meta, n
 
 
@@ -278,9 +286,7 @@ def read_showers(
         InvalidShowerFile: missing or mis-shaped datasets, bad values, unreadable file; one line.
     """
     with _open(path) as f:
-        n = _check_structure(path, f, None)
-        meta = _meta_from(path, f, geometry, mesh)
-        _check_structure(path, f, meta.mesh.n_cells)
+        n, meta = _structure_and_meta(path, f, geometry, mesh)
         if validate:
             _check_values(path, f, n)
         rows = slice(start, n if stop is None else min(stop, n))
@@ -301,9 +307,7 @@ def validate_shower_file(path: str | Path, *, geometry: Any = None, mesh: Scorin
         InvalidShowerFile: the first problem found, naming the dataset (and row).
     """
     with _open(path) as f:
-        n = _check_structure(path, f, None)
-        meta = _meta_from(path, f, geometry, mesh)
-        _check_structure(path, f, meta.mesh.n_cells)
+        n, _ = _structure_and_meta(path, f, geometry, mesh)
         _check_values(path, f, n)
     return n
 

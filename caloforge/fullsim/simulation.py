@@ -149,6 +149,11 @@ class SimulationSettings:
             chunk_size,
         )
 
+    @property
+    def varies_angles(self) -> bool:
+        """Whether the direction varies from shower to shower (then files store the angles)."""
+        return self.theta[0] != self.theta[1] or self.phi[0] != self.phi[1]
+
     def spec(self, sampling_fraction: float) -> RunSpec:
         """The worker-side description of the run."""
         return RunSpec(
@@ -338,7 +343,7 @@ def simulate(
         )
     finally:
         bar.stop()
-    with_angles = settings.theta[0] != settings.theta[1] or settings.phi[0] != settings.phi[1]
+    with_angles = settings.varies_angles
     return ShowerData(
         incident_energies=np.concatenate([p.energies_mev for p in parts]),
         showers=np.concatenate([p.showers for p in parts]),
@@ -415,7 +420,7 @@ def simulate_to_file(
     folder, sf, version = _prepare(settings, workers, data_dir)
     sf = sf if resumed_sf is None else resumed_sf  # a resumed file keeps its calibration
     spec = settings.spec(sf)
-    with_angles = settings.theta[0] != settings.theta[1] or settings.phi[0] != settings.phi[1]
+    with_angles = settings.varies_angles
     writer = ShowerWriter(path, settings.meta(sf, version), with_angles=with_angles, resume=resume)
     writer.set_attrs(caloforge_run=spec.to_json())
     if keep_rows is not None and keep_rows < writer.n_written:
