@@ -43,7 +43,7 @@ def test_evaluation():
         "CALOCHALLENGE_THRESHOLD_MEV", "ClassifierResult", "DEFAULT_THRESHOLD_MEV", "FEATURE_NAMES",
         "LAYER_FEATURES", "MIN_PER_CLASS", "SCALAR_FEATURES", "calochallenge_vector", "calochallenge_vector_names",
         "cell_energies", "check_compatible", "classifier_two_sample_test", "compare_showers", "fpd",
-        "fpd_batch_sizes", "frechet_distance", "high_level_features", "kpd", "reference_bins", "roc_auc",
+        "fpd_batch_sizes", "frechet_distance", "high_level_features", "kpd", "noise_floor", "reference_bins", "roc_auc",
         "separation_power", "wasserstein",
     ]  # fmt: skip
 

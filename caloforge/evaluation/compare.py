@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from caloforge.data.showerfile import ShowerData
 from caloforge.errors import CaloforgeError
 from caloforge.evaluation.classifier import classifier_two_sample_test
-from caloforge.evaluation.distances import fpd, kpd, reference_bins, separation_power, wasserstein
+from caloforge.evaluation.distances import fpd, kpd, noise_floor, reference_bins, separation_power, wasserstein
 from caloforge.evaluation.features import DEFAULT_THRESHOLD_MEV, calochallenge_vector, high_level_features
 
 __all__ = ["LAYER_FEATURES", "SCALAR_FEATURES", "check_compatible", "compare_showers"]
@@ -86,30 +86,70 @@ def _low_level(data: ShowerData, threshold_mev: float) -> NDArray[np.float32]:
     return np.concatenate([np.log10(e)[:, None], cells / e[:, None]], axis=1)
 
 
-def _energy_bins(reference: ShowerData, n_bins: int) -> NDArray[np.float64]:
-    e = reference.incident_energies.astype(np.float64)
-    lo, hi = float(e.min()), float(e.max())
-    if math.isclose(lo, hi, rel_tol=1e-6):
-        return np.array([lo * (1 - 1e-6), hi * (1 + 1e-6)])
-    return np.geomspace(lo, hi * (1 + 1e-9), n_bins + 1)
+def _bin_edges(values: NDArray, n_bins: int, *, log: bool) -> NDArray[np.float64]:
+    """``n_bins`` bins spanning ``values`` (log-spaced for energies); one bin when they are all equal."""
+    v = values.astype(np.float64)
+    lo, hi = float(v.min()), float(v.max())
+    if math.isclose(lo, hi, rel_tol=1e-6, abs_tol=1e-9):
+        return np.array([lo - abs(lo) * 1e-6 - 1e-9, hi + abs(hi) * 1e-6 + 1e-9])
+    spacing = np.geomspace if log and lo > 0 else np.linspace
+    edges = spacing(lo, hi, n_bins + 1)
+    edges[-1] = np.nextafter(hi, np.inf)
+    return edges
 
 
-def _per_energy_bin(
-    ref: ShowerData, ref_f: Mapping[str, NDArray], cand: ShowerData, cand_f: Mapping[str, NDArray], n_bins: int
+_BIN_MIN_SHOWERS = 10  # per side, for the histogram figures of a bin
+_BIN_MIN_CLASSIFIER = 200  # per side, for a bin's high-level classifier
+
+
+def _per_bin(
+    key: str,
+    ref_values: NDArray,
+    cand_values: NDArray,
+    edges: NDArray[np.float64],
+    ref_f: Mapping[str, NDArray],
+    cand_f: Mapping[str, NDArray],
+    classifier: Mapping[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    edges = _energy_bins(ref, n_bins)
+    """The scalar-feature figures (and a high-level classifier) inside each bin of a condition."""
     rows = []
+    scale = 1e-3 if key == "energy_gev" else 1.0  # energies are MeV in files, GeV in reports
     for lo, hi in itertools.pairwise(edges):
-        r_sel = (ref.incident_energies >= lo) & (ref.incident_energies < hi)
-        c_sel = (cand.incident_energies >= lo) & (cand.incident_energies < hi)
-        row: dict[str, Any] = {"e_min_gev": lo / 1e3, "e_max_gev": hi / 1e3, "n_reference": int(r_sel.sum()),
+        r_sel = (ref_values >= lo) & (ref_values < hi)
+        c_sel = (cand_values >= lo) & (cand_values < hi)
+        row: dict[str, Any] = {key: [lo * scale, hi * scale], "n_reference": int(r_sel.sum()),
                                "n_candidate": int(c_sel.sum())}  # fmt: skip
-        if r_sel.sum() >= 10 and c_sel.sum() >= 10:
-            r, c = ref_f["esum_over_einc"][r_sel], cand_f["esum_over_einc"][c_sel]
-            row["esum_over_einc_separation_power"] = separation_power(r, c, reference_bins(r))
-            row["esum_over_einc_mean_ratio"] = float(c.mean() / r.mean())
+        if min(r_sel.sum(), c_sel.sum()) >= _BIN_MIN_SHOWERS:
+            ratio = cand_f["esum_over_einc"][c_sel].mean() / ref_f["esum_over_einc"][r_sel].mean()
+            row["esum_over_einc_mean_ratio"] = float(ratio)
+            row["separation_power"] = {
+                name: separation_power(ref_f[name][r_sel], cand_f[name][c_sel], reference_bins(ref_f[name][r_sel]))
+                for name in SCALAR_FEATURES
+            }
+        if classifier is not None and min(r_sel.sum(), c_sel.sum()) >= _BIN_MIN_CLASSIFIER:
+            res = classifier_two_sample_test(
+                calochallenge_vector(_select(ref_f, r_sel)), calochallenge_vector(_select(cand_f, c_sel)),
+                label="high-level, this bin", **classifier,
+            )  # fmt: skip
+            row["classifier_high_auc"], row["classifier_high_auc_error"] = res.auc, res.auc_error
         rows.append(row)
     return rows
+
+
+def _select(features: Mapping[str, NDArray], mask: NDArray[np.bool_]) -> dict[str, NDArray]:
+    return {k: v[mask] for k, v in features.items()}
+
+
+def _classifier_options(options: Mapping[str, Any] | None, n: int, seed: int) -> dict[str, Any]:
+    """The classifier settings: the caller's, with a batch size that suits small samples by default.
+
+    CaloChallenge's 1000-shower batches give a few thousand steps at 100k showers but only a few
+    dozen at 2k, too few to learn anything; below 10k showers a side the batch shrinks to n/10
+    (at least 128) so that small comparisons are not falsely reassuring.
+    """
+    opts = {"seed": seed, **(options or {})}
+    opts.setdefault("batch_size", int(min(1000, max(128, n // 10))))
+    return opts
 
 
 def compare_showers(
@@ -120,6 +160,7 @@ def compare_showers(
     classifier: bool = True,
     distances: bool = True,
     energy_bins: int = 4,
+    angle_bins: int = 3,
     seed: int = 0,
     force: bool = False,
     classifier_options: Mapping[str, Any] | None = None,
@@ -133,13 +174,17 @@ def compare_showers(
         classifier: run the classifier two-sample tests (the slow part).
         distances: compute FPD and KPD.
         energy_bins: number of log-spaced incident-energy bins for the per-bin figures.
+        angle_bins: number of polar-angle bins, used when the reference's angles vary.
         seed: seed of the classifier splits and of the FPD/KPD resampling.
         force: compare even when geometry or particle differ (the mesh must always agree).
         classifier_options: extra keyword arguments of :func:`classifier_two_sample_test`.
 
     Returns:
-        ``{"reference": {...sizes}, "candidates": {name: {"histograms": ..., "fpd": ..., "kpd": ...,
-        "classifier_low": ..., "classifier_high": ..., "per_energy_bin": [...]}}}``.
+        ``{"reference": {...}, "candidates": {name: {"histograms": ..., "fpd", "kpd" and their "fpd_noise_floor",
+        "kpd_noise_floor": ..., "classifier_low": ..., "classifier_high": ..., "per_energy_bin": [...],
+        "per_theta_bin": [...] (when the reference's angles vary)}}}``. FPD and KPD of a candidate mean
+        something only against their noise floor, what a second full-simulation sample of the same
+        size would get (see :func:`~caloforge.evaluation.noise_floor`).
     """
     if not candidates:
         msg = "no candidate to compare with the reference"
@@ -148,31 +193,49 @@ def compare_showers(
                                 threshold_mev=threshold_mev)  # fmt: skip
     ref_vec = calochallenge_vector(ref_f)
     ref_low = _low_level(reference, threshold_mev) if classifier else None
+    varies_angle = reference.theta is not None and float(np.ptp(reference.theta)) > 1e-6
+    energy_edges = _bin_edges(reference.incident_energies, energy_bins, log=True)
+    theta_edges = _bin_edges(reference.theta, angle_bins, log=False) if varies_angle else None
     result: dict[str, Any] = {
         "threshold_mev": threshold_mev,
-        "reference": {"showers": len(reference), "generator": reference.meta.generator},
+        "seed": seed,
+        "reference": {
+            "showers": len(reference),
+            "generator": reference.meta.generator,
+            "geometry": reference.meta.geometry,
+            "particle": reference.meta.particle,
+        },
         "candidates": {},
     }
+    floors: dict[tuple[str, int], tuple[float, float]] = {}  # (distance, candidate size) -> noise floor
     for name, cand in candidates.items():
         check_compatible(reference, cand, name=name, force=force)
         cand_f = high_level_features(cand.showers, cand.incident_energies, cand.meta.mesh,
                                      threshold_mev=threshold_mev)  # fmt: skip
         cand_vec = calochallenge_vector(cand_f)
+        opts = _classifier_options(classifier_options, min(len(reference), len(cand)), seed) if classifier else None
         entry: dict[str, Any] = {
             "showers": len(cand),
             "generator": cand.meta.generator,
             "histograms": _histogram_distances(ref_f, cand_f),
-            "per_energy_bin": _per_energy_bin(reference, ref_f, cand, cand_f, energy_bins),
+            "per_energy_bin": _per_bin(
+                "energy_gev", reference.incident_energies, cand.incident_energies, energy_edges, ref_f, cand_f, opts
+            ),
         }
+        if theta_edges is not None:
+            cand_theta = cand.theta if cand.theta is not None else np.full(len(cand), np.nan)
+            entry["per_theta_bin"] = _per_bin("theta_rad", reference.theta, cand_theta, theta_edges, ref_f,
+                                              cand_f, opts)  # fmt: skip
         if distances:
-            entry["fpd"] = dict(zip(("value", "error"), fpd(ref_vec, cand_vec, seed=seed + 42), strict=True))
-            entry["kpd"] = dict(zip(("value", "error"), kpd(ref_vec, cand_vec, seed=seed + 42), strict=True))
-        if classifier:
-            opts = dict(classifier_options or {})
-            low = classifier_two_sample_test(ref_low, _low_level(cand, threshold_mev), seed=seed,
+            for what, function in (("fpd", fpd), ("kpd", kpd)):
+                entry[what] = dict(zip(("value", "error"), function(ref_vec, cand_vec, seed=seed + 42), strict=True))
+                if (what, len(cand)) not in floors:
+                    floors[what, len(cand)] = noise_floor(ref_vec, len(cand), distance=what, seed=seed + 43)
+                entry[f"{what}_noise_floor"] = dict(zip(("value", "error"), floors[what, len(cand)], strict=True))
+        if opts is not None:
+            low = classifier_two_sample_test(ref_low, _low_level(cand, threshold_mev),
                                              label="low-level: cells/E_inc + log10 E_inc", **opts)  # fmt: skip
-            high = classifier_two_sample_test(ref_vec, cand_vec, seed=seed, label="high-level (CaloChallenge 362)",
-                                              **opts)  # fmt: skip
+            high = classifier_two_sample_test(ref_vec, cand_vec, label="high-level (CaloChallenge 362)", **opts)
             entry["classifier_low"], entry["classifier_high"] = asdict(low), asdict(high)
         result["candidates"][name] = entry
     return result

@@ -21,11 +21,8 @@ Inputs are converted to float64; empty, non-finite or mis-shaped inputs raise
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import linalg
 from scipy.optimize import curve_fit
 from scipy.stats import iqr, wasserstein_distance
 
@@ -36,6 +33,7 @@ __all__ = [
     "fpd_batch_sizes",
     "frechet_distance",
     "kpd",
+    "noise_floor",
     "reference_bins",
     "separation_power",
     "wasserstein",
@@ -158,10 +156,9 @@ def frechet_distance(x: ArrayLike, y: ArrayLike) -> float:
 
     ``d^2 = |mu_x - mu_y|^2 + Tr(C_x + C_y - 2 (C_x C_y)^(1/2))`` (D. C. Dowson and B. V. Landau,
     J. Multivar. Anal. 12 (1982) 450; the FID of M. Heusel et al., arXiv:1706.08500), with
-    ``np.cov``'s unbiased covariances. The matrix square root is ``scipy.linalg.sqrtm``; as in jetnet
-    0.2.5 (``_calculate_frechet_distance``, after D. J. Sutherland), a non-finite root is retried with
-    1e-6 added to both diagonals, and the imaginary part that rounding leaves is dropped (with a
-    ``RuntimeWarning`` when it is not negligible: diagonal above 1e-3 and above 1e-3 of the trace).
+    ``np.cov``'s unbiased covariances. jetnet 0.2.5 (``_calculate_frechet_distance``) takes the real
+    part of ``scipy.linalg.sqrtm(C_x C_y)``; here the trace of that root comes from the eigenvalues of
+    ``C_x^(1/2) C_y C_x^(1/2)``, which is the same number for covariance matrices, ~10x faster.
     No normalisation is applied here (:func:`fpd` applies it).
 
     Args:
@@ -303,6 +300,46 @@ def fpd(
             values[j] = _frechet_from_samples(x[pick_x], y[pick_y])
         means[k] = values.mean()
     return _fit_intercept(1.0 / sizes, means)
+
+
+def noise_floor(
+    reference: ArrayLike,
+    n_candidate: int | None = None,
+    *,
+    distance: str = "fpd",
+    seed: int = 42,
+    **options: int,
+) -> tuple[float, float]:
+    """The FPD or KPD that a candidate drawn from the reference's own distribution gets: the noise floor.
+
+    Both estimators measure the two *finite* samples they are given (batches are drawn with replacement,
+    see the warnings of :func:`fpd` and :func:`kpd`), so two samples of one distribution score above
+    zero, by an amount proportional to ``1/N_ref + 1/N_cand``. This measures that floor on the
+    reference alone: shuffled with ``seed`` and cut into two halves (floor ``4 / N_ref``), whose distance
+    is scaled by ``(1/N_ref + 1/N_cand) / (4/N_ref)``. A candidate is distinguishable from full
+    simulation by this distance only when it scores clearly above the floor.
+
+    Args:
+        reference: (N_ref, D) reference features, N_ref >= 4.
+        n_candidate: size of the candidate sample (default ``N_ref``).
+        distance: ``"fpd"`` or ``"kpd"``.
+        seed: seeds the split and the draws of the distance.
+        options: further keyword arguments of :func:`fpd` or :func:`kpd` (batch sizes and counts).
+
+    Returns:
+        ``(value, error)`` in the units of the distance, the error scaled the same way.
+    """
+    functions = {"fpd": fpd, "kpd": kpd}
+    if distance not in functions:
+        msg = f"noise_floor: distance must be one of {sorted(functions)}, got {distance!r}"
+        raise CaloforgeError(msg)
+    x = _features(reference, "noise_floor", "reference", min_rows=4)
+    n_cand = len(x) if n_candidate is None else _positive_int(n_candidate, "noise_floor", "n_candidate")
+    order = np.random.default_rng(_seed(seed, "noise_floor")).permutation(len(x))
+    half = len(x) // 2
+    value, error = functions[distance](x[order[:half]], x[order[half : 2 * half]], seed=seed, **options)
+    scale = (1.0 / len(x) + 1.0 / n_cand) / (2.0 / half)
+    return value * scale, error * scale
 
 
 def kpd(
@@ -491,40 +528,21 @@ def _frechet_gaussian(
     cov1: NDArray[np.float64],
     mu2: NDArray[np.float64],
     cov2: NDArray[np.float64],
-    eps: float = 1e-6,
 ) -> float:
-    """Fréchet distance of two Gaussians (Dowson-Landau), sqrtm with jetnet's retry and real-part rule."""
-    diff = mu1 - mu2
-    covmean = _sqrtm_quiet(cov1 @ cov2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(cov1.shape[0]) * eps
-        covmean = _sqrtm_quiet((cov1 + offset) @ (cov2 + offset))
-    if np.iscomplexobj(covmean):
-        im_trace = np.trace(covmean.imag)
-        re_trace = np.trace(covmean.real)
-        negligible = np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3) or np.isclose(
-            im_trace / re_trace, 0, atol=1e-3
-        )
-        if not negligible:
-            warnings.warn(
-                f"frechet_distance: large imaginary part in the covariance square root "
-                f"(trace Im {im_trace:.3g}, Re {re_trace:.3g}); the result may be inaccurate",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * np.trace(covmean))
+    """Fréchet distance of two Gaussians (Dowson-Landau), via ``Tr (C1 C2)^(1/2)`` from eigenvalues.
 
-
-def _sqrtm_quiet(m: NDArray[np.float64]) -> NDArray[np.float64] | NDArray[np.complex128]:
-    """``scipy.linalg.sqrtm`` without its singular-matrix warning (jetnet passes ``disp=False``).
-
-    A constant feature makes the covariances singular; the root is still finite and right (the
-    feature adds nothing), and a non-finite one is retried by the caller.
+    jetnet takes ``Re Tr sqrtm(C1 C2)``. For covariance matrices (symmetric, positive semi-definite)
+    ``C1 C2`` is similar to ``C1^(1/2) C2 C1^(1/2)``, which is symmetric PSD, so that trace is the sum
+    of the square roots of its eigenvalues: the same number to rounding, from two symmetric
+    eigendecompositions instead of a Schur-based square root (~10x faster at 362 features, and no
+    imaginary part to discard). Eigenvalues that rounding makes slightly negative count as zero.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        return linalg.sqrtm(m)
+    diff = mu1 - mu2
+    w1, v1 = np.linalg.eigh(cov1)
+    root1 = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T
+    inner = root1 @ cov2 @ root1
+    trace_root = float(np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0.0, None)).sum())
+    return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_root)
 
 
 def _fit_intercept(inv_n: NDArray[np.float64], values: NDArray[np.float64]) -> tuple[float, float]:

@@ -35,7 +35,7 @@ def report(samples):
     ref, other = samples
     rng = np.random.default_rng(7)
     candidates = {"geant4": other, "scaled": _scaled(other, 1.05), "permuted": _layers_permuted(other, rng)}
-    return compare_showers(ref, candidates, classifier_options=FAST_CLASSIFIER, seed=3, distances=False)
+    return compare_showers(ref, candidates, classifier_options=FAST_CLASSIFIER, seed=3)
 
 
 def test_two_geant4_samples_are_indistinguishable(report):
@@ -43,6 +43,11 @@ def test_two_geant4_samples_are_indistinguishable(report):
     assert g4["classifier_high"]["auc"] == pytest.approx(0.5, abs=0.03 + 3 * g4["classifier_high"]["auc_error"])
     assert g4["classifier_low"]["auc"] == pytest.approx(0.5, abs=0.03 + 3 * g4["classifier_low"]["auc_error"])
     assert g4["histograms"]["esum_over_einc"]["separation_power"] < 0.02
+    # FPD and KPD measure the two finite samples: for one distribution they sit at their noise floor
+    for what in ("fpd", "kpd"):
+        value, floor = g4[what], g4[f"{what}_noise_floor"]
+        tolerance = 0.3 * floor["value"] + 3 * (floor["error"] + value["error"])
+        assert value["value"] == pytest.approx(floor["value"], abs=tolerance), what
 
 
 def test_scaled_cells_are_seen(report):
@@ -57,6 +62,9 @@ def test_scaled_cells_are_seen(report):
 
 
 def test_permuted_layers_are_obvious(report):
+    permuted = report["candidates"]["permuted"]
+    for what in ("fpd", "kpd"):  # a 5 % scale hides in the noise of 1500 showers; a permutation does not
+        assert permuted[what]["value"] > 5 * permuted[f"{what}_noise_floor"]["value"], what
     assert report["candidates"]["permuted"]["classifier_high"]["auc"] > 0.95
     assert report["candidates"]["permuted"]["classifier_low"]["auc"] > 0.95
 
