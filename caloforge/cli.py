@@ -187,6 +187,49 @@ def simulate(
 
 
 @app.command()
+def evaluate(
+    reference: Annotated[Path, typer.Argument(help="Reference shower file (usually Geant4).")],
+    candidates: Annotated[list[Path], typer.Argument(help="One or more candidate shower files.")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for metrics.json and report.html.")],
+    name: Annotated[
+        list[str] | None, typer.Option("--name", help="Display name of each candidate, in order (repeat).")
+    ] = None,
+    threshold_kev: Annotated[float, typer.Option("--threshold-kev", help="Cell readout threshold, keV.")] = 15.15,
+    classifier: Annotated[bool, typer.Option(help="Run the classifier two-sample tests (the slow part).")] = True,
+    distances: Annotated[bool, typer.Option(help="Compute FPD and KPD.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the classifier splits and the FPD/KPD draws.")] = 0,
+    max_showers: Annotated[int | None, typer.Option("--max-showers", help="Use the first N showers of each.")] = None,
+    force: Annotated[bool, typer.Option(help="Compare even when geometry or particle differ.")] = False,
+) -> None:
+    """Validate candidates against a reference: every CaloChallenge metric, metrics.json and report.html."""
+    import time
+
+    from caloforge.evaluation.evaluate import evaluate_files
+    from caloforge.evaluation.report import rank_candidates
+
+    start = time.perf_counter()
+
+    def say(line: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - start:7.1f} s[/dim]  {line}", highlight=False)
+
+    metrics = evaluate_files(reference, candidates, output_dir, names=name, threshold_mev=threshold_kev * 1e-3,
+                             classifier=classifier, distances=distances, seed=seed, force=force,
+                             max_showers=max_showers, progress=say)  # fmt: skip
+    table = Table(title=f"candidates against {reference.name} ({metrics['reference']['showers']} showers)")
+    for column in ("rank", "candidate", "showers", "AUC cells", "AUC high-level", "SP E_sum/E_inc", "FPD (floor)"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for rank, label in enumerate(rank_candidates(metrics), 1):
+        e = metrics["candidates"][label]
+        auc = {k: f"{e[k]['auc']:.3f} ± {e[k]['auc_error']:.3f}" if k in e else "-"
+               for k in ("classifier_low", "classifier_high")}  # fmt: skip
+        fpd = f"{e['fpd']['value']:.4f} ({e['fpd_noise_floor']['value']:.4f})" if "fpd" in e else "-"
+        sp = f"{e['histograms']['esum_over_einc']['separation_power']:.4f}"
+        table.add_row(str(rank), label, str(e["showers"]), auc["classifier_low"], auc["classifier_high"], sp, fpd)
+    console.print(table)
+    typer.echo(f"wrote {output_dir / 'metrics.json'} and {output_dir / 'report.html'}")
+
+
+@app.command()
 def demo(
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Where the demo writes its files.")] = Path(
         "caloforge-demo"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -164,6 +164,7 @@ def compare_showers(
     seed: int = 0,
     force: bool = False,
     classifier_options: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the validation suite for each candidate against the reference.
 
@@ -178,6 +179,7 @@ def compare_showers(
         seed: seed of the classifier splits and of the FPD/KPD resampling.
         force: compare even when geometry or particle differ (the mesh must always agree).
         classifier_options: extra keyword arguments of :func:`classifier_two_sample_test`.
+        progress: called with a short line as each stage starts (the CLI prints it).
 
     Returns:
         ``{"reference": {...}, "candidates": {name: {"histograms": ..., "fpd", "kpd" and their "fpd_noise_floor",
@@ -189,6 +191,10 @@ def compare_showers(
     if not candidates:
         msg = "no candidate to compare with the reference"
         raise CaloforgeError(msg)
+    for name, cand in candidates.items():  # all checked before any slow work
+        check_compatible(reference, cand, name=name, force=force)
+    say = progress or (lambda _line: None)
+    say("reference: high-level features")
     ref_f = high_level_features(reference.showers, reference.incident_energies, reference.meta.mesh,
                                 threshold_mev=threshold_mev)  # fmt: skip
     ref_vec = calochallenge_vector(ref_f)
@@ -209,7 +215,7 @@ def compare_showers(
     }
     floors: dict[tuple[str, int], tuple[float, float]] = {}  # (distance, candidate size) -> noise floor
     for name, cand in candidates.items():
-        check_compatible(reference, cand, name=name, force=force)
+        say(f"{name}: features, histograms and slices")
         cand_f = high_level_features(cand.showers, cand.incident_energies, cand.meta.mesh,
                                      threshold_mev=threshold_mev)  # fmt: skip
         cand_vec = calochallenge_vector(cand_f)
@@ -227,12 +233,14 @@ def compare_showers(
             entry["per_theta_bin"] = _per_bin("theta_rad", reference.theta, cand_theta, theta_edges, ref_f,
                                               cand_f, opts)  # fmt: skip
         if distances:
+            say(f"{name}: FPD and KPD")
             for what, function in (("fpd", fpd), ("kpd", kpd)):
                 entry[what] = dict(zip(("value", "error"), function(ref_vec, cand_vec, seed=seed + 42), strict=True))
                 if (what, len(cand)) not in floors:
                     floors[what, len(cand)] = noise_floor(ref_vec, len(cand), distance=what, seed=seed + 43)
                 entry[f"{what}_noise_floor"] = dict(zip(("value", "error"), floors[what, len(cand)], strict=True))
         if opts is not None:
+            say(f"{name}: classifiers")
             low = classifier_two_sample_test(ref_low, _low_level(cand, threshold_mev),
                                              label="low-level: cells/E_inc + log10 E_inc", **opts)  # fmt: skip
             high = classifier_two_sample_test(ref_vec, cand_vec, label="high-level (CaloChallenge 362)", **opts)
