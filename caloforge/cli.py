@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -186,6 +188,90 @@ def simulate(
     typer.echo(f"wrote {path}")
 
 
+def _stage_printer() -> Callable[[str], None]:
+    """A progress callback that prints each stage with the seconds since it was made."""
+    start = time.perf_counter()
+
+    def say(line: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - start:7.1f} s[/dim]  {line}", highlight=False)
+
+    return say
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="Model family: gflash.")],
+    data: Annotated[list[Path], typer.Option("-d", "--data", help="Reference shower file (repeat for more).")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Run folder for the tuned model.")],
+    geometry: Annotated[
+        str | None, typer.Option("-g", "--geometry", help="Geometry to tune for (default: the files').")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the model's showers during the fit.")] = 0,
+    max_time: Annotated[float, typer.Option("--max-time", help="Wall-time budget, seconds.")] = 540.0,
+) -> None:
+    """Fit a fast simulator to reference showers (GFlash: every parameter, for your geometry)."""
+    if model != "gflash":
+        msg = f"unknown model family '{model}' to train (available: gflash)"
+        raise CaloforgeError(msg)
+    from caloforge.models.gflash_tune import train_gflash
+
+    path, report = train_gflash(data, output_dir, geometry=geometry, seed=seed, max_seconds=max_time,
+                                progress=_stage_printer())  # fmt: skip
+    table = Table(title=f"GFlash tuned on {report['reference_showers']} showers in {report['seconds']:.0f} s "
+                        "(separation power, 2000 showers)")  # fmt: skip
+    for column in ("figure", "before direct step", "tuned"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key, before in report["direct"]["terms_before"].items():
+        table.add_row(key, f"{before:.4f}", f"{report['direct']['terms_after'][key]:.4f}")
+    console.print(table)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def generate(
+    model: Annotated[str, typer.Argument(help="A run folder of `caloforge train`, or a family name (gflash = stock).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output shower file (.h5).")],
+    geometry: Annotated[
+        str | None, typer.Option("-g", "--geometry", help="Catalogue name or geometry file (stock models).")
+    ] = None,
+    particle: Annotated[str, typer.Option("-p", "--particle", help="e-, e+ or gamma.")] = "e-",
+    energy: Annotated[str, typer.Option("-E", "--energy", help="GeV: 'a:b' log-uniform, or one value.")] = "1:100",
+    theta: Annotated[str | None, typer.Option(help="Polar angle, rad (or 'deg'): 'a:b' uniform or fixed.")] = None,
+    phi: Annotated[str | None, typer.Option(help="Azimuth, rad (or 'deg'): 'a:b' uniform or fixed.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of showers.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed = same showers.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Generate showers with a fast simulator into a shower file (written in chunks, with progress)."""
+    from caloforge.geometry import load_geometry_file
+    from caloforge.models.generate import generate_to_file, load_model
+
+    geom = load_geometry_file(geometry) if geometry and Path(geometry).is_file() else geometry
+    fast = load_model(model, geom, particle=particle)
+    path = generate_to_file(fast, output, n=n, energy_gev=_parse_range(energy, "energy"),
+                            theta=_parse_range(theta, "theta", angle=True), phi=_parse_range(phi, "phi", angle=True),
+                            seed=seed, overwrite=overwrite, progress=True)  # fmt: skip
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder of `caloforge train`.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="gflash-geant4 (a Geant4 GFlash tuning class).")] = (
+        "gflash-geant4"
+    ),
+) -> None:
+    """Export a trained model for use inside Geant4."""
+    if fmt != "gflash-geant4":
+        msg = f"unknown export format '{fmt}' (available: gflash-geant4)"
+        raise CaloforgeError(msg)
+    from caloforge.export import export_gflash_geant4
+    from caloforge.models import GFlash
+
+    typer.echo(f"wrote {export_gflash_geant4(GFlash.load(run_dir), output)}")
+
+
 @app.command()
 def evaluate(
     reference: Annotated[Path, typer.Argument(help="Reference shower file (usually Geant4).")],
@@ -202,19 +288,12 @@ def evaluate(
     force: Annotated[bool, typer.Option(help="Compare even when geometry or particle differ.")] = False,
 ) -> None:
     """Validate candidates against a reference: every CaloChallenge metric, metrics.json and report.html."""
-    import time
-
     from caloforge.evaluation.evaluate import evaluate_files
     from caloforge.evaluation.report import rank_candidates
 
-    start = time.perf_counter()
-
-    def say(line: str) -> None:
-        console.print(f"[dim]{time.perf_counter() - start:7.1f} s[/dim]  {line}", highlight=False)
-
     metrics = evaluate_files(reference, candidates, output_dir, names=name, threshold_mev=threshold_kev * 1e-3,
                              classifier=classifier, distances=distances, seed=seed, force=force,
-                             max_showers=max_showers, progress=say)  # fmt: skip
+                             max_showers=max_showers, progress=_stage_printer())  # fmt: skip
     table = Table(title=f"candidates against {reference.name} ({metrics['reference']['showers']} showers)")
     for column in ("rank", "candidate", "showers", "AUC cells", "AUC high-level", "SP E_sum/E_inc", "FPD (floor)"):
         table.add_column(column, justify="left" if column == "candidate" else "right")
