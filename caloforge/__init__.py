@@ -4,7 +4,10 @@ Subpackages (dependencies point downwards):
 
 * :mod:`caloforge.geometry`: materials, layered calorimeters, the catalogue, the scoring mesh;
 * :mod:`caloforge.fullsim`: the Geant4 reference simulation;
-* :mod:`caloforge.data`: the HDF5 shower file.
+* :mod:`caloforge.data`: the HDF5 shower file;
+* :mod:`caloforge.models`: fast simulators (GFlash, tuned to a geometry);
+* :mod:`caloforge.evaluation`: the validation suite and its HTML report (imports torch);
+* :mod:`caloforge.export`: parameters and models for use inside Geant4.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -313,10 +313,10 @@ def demo(
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Where the demo writes its files.")] = Path(
         "caloforge-demo"
     ),
-    n: Annotated[int, typer.Option("-n", help="Showers to simulate.")] = 200,
+    n: Annotated[int, typer.Option("-n", help="Showers to simulate (a quarter is held out for validation).")] = 800,
     workers: Annotated[int, typer.Option("-j", "--workers", help="Worker processes.")] = 2,
 ) -> None:
-    """Run the end-to-end path on built-in defaults: Geant4 reference showers, file, physics summary."""
+    """Run the end-to-end path on built-in defaults: Geant4 showers, GFlash tuned to them, validation report."""
     from caloforge.demo import run_demo
 
     run_demo(output_dir, n=n, workers=workers, console=console)

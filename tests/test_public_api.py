@@ -3,8 +3,10 @@
 import caloforge
 import caloforge.data
 import caloforge.evaluation
+import caloforge.export
 import caloforge.fullsim
 import caloforge.geometry
+import caloforge.models
 
 
 def test_top_level():
@@ -57,3 +59,11 @@ def test_every_module_declares_all():
         assert hasattr(module, "__all__"), info.name
         for name in module.__all__:
             assert hasattr(module, name), f"{info.name}.{name}"
+
+
+def test_models():
+    assert dir(caloforge.models) == ["GFlash", "GFlashMedium", "GFlashParameters", "stock_parameters"]
+
+
+def test_export():
+    assert dir(caloforge.export) == ["export_gflash_geant4", "geant4_medium"]

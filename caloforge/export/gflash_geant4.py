@@ -7,7 +7,8 @@ with ``MyTuning`` derived from ``GFlashSamplingShowerTuning``. The header writte
 class. The mapping from caloforge's parameters (see :mod:`caloforge.models.gflash`):
 
 * Geant4 computes its own medium: ``Z`` and ``A`` mass-weighted, ``E_c = 2.66 (X0 Z / A)^1.1`` MeV (X0 in
-  mm), ``R_M = X0 * 21 MeV / E_c`` (sampling: Geant4's effective X0, R_M, E_c, ``F_s = X0 / (d1 + d2)``
+  g/cm^2, the units the formula was fitted in: 8.0 MeV for tungsten), ``R_M = X0 * 21 MeV / E_c``
+  (sampling: Geant4's effective X0, R_M, E_c, ``F_s = X0 / (d1 + d2)``
   and ``e_hat = 1 / (1 + 0.007 (Z1 - Z2))`` of the two materials). The export evaluates the same
   formulas on caloforge's material tables and converts: ``ln y`` shifts by ``ln(E_c^G4 / E_c)``, and
   every radius is multiplied by ``R_M / R_M^G4`` (Geant4 measures radii in its own R_M).
@@ -47,7 +48,7 @@ _ES_G4 = 21.2  # MeV, Geant4's scale energy in GFlash
 def _g4_critical_energy(name: str) -> tuple[float, float, float, float]:
     """(Z, A, X0 mm, E_c MeV) of a material as Geant4's GFlash computes them."""
     m = get_material(name)
-    return m.z_eff, m.a_eff, m.x0_mm, 2.66 * (m.x0_mm * m.z_eff / m.a_eff) ** 1.1
+    return m.z_eff, m.a_eff, m.x0_mm, 2.66 * (m.x0_g_cm2 * m.z_eff / m.a_eff) ** 1.1
 
 
 def geant4_medium(calorimeter: Calorimeter) -> dict[str, float]:
@@ -131,7 +132,9 @@ def export_gflash_geant4(
              f"E_c {g4['ec_mev']:.4f} MeV, R_M {g4['rm_mm']:.4f} mm", f"<T> = ln y + ParAveT1 reproduces caloforge's "
              f"t0 + t1 ln y to {t_error:.3f} X0 over the range (t1 = {p.t1:.4f})",
              f"response {p.response:.5f} (calibrate the sensitive detector by it), sampling term "
-             f"{p.sampling_term:.5f} GeV^1/2"]  # fmt: skip
+             f"{p.sampling_term:.5f} GeV^1/2",
+             "compare the Geant4 medium above with what GFlash prints at start-up (E_c, R_M, F_s, e_hat): "
+             "the conversion assumes they agree"]  # fmt: skip
     base = "GVFlashHomoShowerTuning"
     sampling_block = []
     if model.medium.sampling:

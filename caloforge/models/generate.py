@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,8 @@ def generate_to_file(
         path: output shower file.
         n: number of showers.
         energy_gev: (lo, hi) GeV, log-uniform; lo == hi for one energy.
-        theta, phi: (lo, hi) rad, uniform; default normal incidence (theta = phi = 0 recorded).
+        theta, phi: (lo, hi) rad, uniform; default normal incidence on the barrel (theta = pi/2, phi = 0),
+            as ``caloforge simulate``.
         seed: seeds the conditions and the showers; the same seed gives the same file.
         chunk_size: showers per chunk written.
         overwrite: replace an existing file.
@@ -97,7 +99,7 @@ def generate_to_file(
         msg = f"{path} exists (pass overwrite to replace it)"
         raise CaloforgeError(msg)
     with_angles = theta is not None or phi is not None
-    theta, phi = theta or (0.0, 0.0), phi or (0.0, 0.0)
+    theta, phi = theta or (math.pi / 2, math.pi / 2), phi or (0.0, 0.0)
     meta = ShowerMeta(mesh=model.mesh, geometry=model.geometry, geometry_json=model.geometry_json,
                       sampling_fraction=model.sampling_fraction, particle=model.particle,
                       generator=f"caloforge gflash ({model.label})", seed=seed)  # fmt: skip
@@ -110,7 +112,7 @@ def generate_to_file(
             size = min(chunk_size, n - chunk * chunk_size)
             energy, th, ph = sample_conditions(size, (lo, hi), theta, phi, seed, chunk)
             rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 1]))
-            showers = model.sample(energy, seed=rng)
+            showers = model.sample(energy, theta=th if with_angles else None, seed=rng)
             writer.append(energy, showers, theta=th if with_angles else None, phi=ph if with_angles else None)
             bar.advance(task, size)
     return path

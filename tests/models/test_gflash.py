@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -40,6 +41,7 @@ def test_stock_gives_the_published_shower_maximum_in_pbwo4(pbwo4, energy_gev):
 
 def test_sampled_profiles_fit_back_to_the_parameters_they_were_drawn_with(pbwo4):
     model = pbwo4.with_parameters(spot_n1=pbwo4.parameters.spot_n1 * 20)  # many spots: smooth profiles
+    model = replace(model, medium=replace(model.medium, depth_mm=math.inf))  # the estimator, not the leakage
     energy = np.full(2000, 20_000.0)
     true_t, true_alpha = model.longitudinal_parameters(energy, seed=5)
     t_fit, alpha_fit, _, valid = longitudinal_moments(model.sample(energy, seed=5, fluctuate=False), model)
@@ -91,6 +93,15 @@ def test_photons_start_about_nine_sevenths_of_a_radiation_length_deeper():
     assert depth[1] - depth[0] == pytest.approx(9 / 7, abs=0.3)
     with pytest.raises(CaloforgeError, match="not 'pi-'"):
         GFlash.stock(calo, mesh_for(calo), particle="pi-")
+
+
+def test_nothing_is_deposited_behind_the_calorimeter(pbwo4):
+    energy = np.full(200, 100_000.0)
+    layers = pbwo4.sample(energy, seed=8).reshape(200, pbwo4.mesh.n_layers, -1).sum(axis=(0, 2))
+    back = int(np.ceil(pbwo4.medium.depth_mm / pbwo4.mesh.dz_mm))  # 240 mm of PbWO4 in a 45-layer mesh
+    assert back < pbwo4.mesh.n_layers and layers[back:].sum() == 0 and layers[back - 2] > 0
+    inclined = pbwo4.sample(energy, theta=np.full(200, 0.6), seed=8).reshape(200, pbwo4.mesh.n_layers, -1)
+    assert inclined.sum(axis=(0, 2))[back:].sum() > 0  # at theta = 0.6 the path through it is 1/sin(0.6) longer
 
 
 def test_energies_outside_the_published_range_do_not_break_it(siw):
