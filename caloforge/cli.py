@@ -200,31 +200,66 @@ def _stage_printer() -> Callable[[str], None]:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Argument(help="Model family: gflash.")],
-    data: Annotated[list[Path], typer.Option("-d", "--data", help="Reference shower file (repeat for more).")],
-    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Run folder for the tuned model.")],
+    model: Annotated[str, typer.Argument(help="Model family: gflash or diffusion.")],
+    data: Annotated[list[Path], typer.Option("-d", "--data", help="Training shower file (repeat for more).")],
+    output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Run folder.")],
     geometry: Annotated[
-        str | None, typer.Option("-g", "--geometry", help="Geometry to tune for (default: the files').")
+        str | None, typer.Option("-g", "--geometry", help="GFlash: geometry to tune for (default: the files').")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the model's showers during the fit.")] = 0,
-    max_time: Annotated[float, typer.Option("--max-time", help="Wall-time budget, seconds.")] = 540.0,
+    validation: Annotated[Path | None, typer.Option(help="Diffusion: held-out shower file for validation.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of everything random in the run.")] = 0,
+    max_time: Annotated[float | None, typer.Option("--max-time", help="Wall-time budget, seconds.")] = None,
+    resume: Annotated[bool, typer.Option(help="Diffusion: continue the run in the output folder.")] = False,
+    steps: Annotated[int, typer.Option(help="Diffusion: optimiser steps.")] = 20_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Diffusion: showers per step.")] = 128,
+    lr: Annotated[float, typer.Option(help="Diffusion: peak learning rate.")] = 3e-4,
+    validate_every: Annotated[
+        int, typer.Option("--validate-every", help="Diffusion: steps between validations.")
+    ] = 1000,
+    dim: Annotated[int | None, typer.Option(help="Diffusion: transformer width.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Diffusion: transformer blocks.")] = None,
+    heads: Annotated[int | None, typer.Option(help="Diffusion: attention heads.")] = None,
+    patch: Annotated[str | None, typer.Option(help="Diffusion: cells per token, 'layers,angles,radii'.")] = None,
+    device: Annotated[str | None, typer.Option(help="Diffusion: cpu or cuda (default: cuda when present).")] = None,
 ) -> None:
-    """Fit a fast simulator to reference showers (GFlash: every parameter, for your geometry)."""
-    if model != "gflash":
-        msg = f"unknown model family '{model}' to train (available: gflash)"
-        raise CaloforgeError(msg)
-    from caloforge.models.gflash_tune import train_gflash
+    """Fit a fast simulator: GFlash (every parameter, for your geometry) or the diffusion model."""
+    if model == "gflash":
+        from caloforge.models.gflash_tune import train_gflash
 
-    path, report = train_gflash(data, output_dir, geometry=geometry, seed=seed, max_seconds=max_time,
-                                progress=_stage_printer())  # fmt: skip
-    table = Table(title=f"GFlash tuned on {report['reference_showers']} showers in {report['seconds']:.0f} s "
-                        "(separation power, 2000 showers)")  # fmt: skip
-    for column in ("figure", "before direct step", "tuned"):
-        table.add_column(column, justify="left" if column == "figure" else "right")
-    for key, before in report["direct"]["terms_before"].items():
-        table.add_row(key, f"{before:.4f}", f"{report['direct']['terms_after'][key]:.4f}")
-    console.print(table)
-    typer.echo(f"wrote {path}")
+        path, report = train_gflash(data, output_dir, geometry=geometry, seed=seed,
+                                    max_seconds=540.0 if max_time is None else max_time,
+                                    progress=_stage_printer())  # fmt: skip
+        table = Table(title=f"GFlash tuned on {report['reference_showers']} showers in {report['seconds']:.0f} s "
+                            "(separation power, 2000 showers)")  # fmt: skip
+        for column in ("figure", "before direct step", "tuned"):
+            table.add_column(column, justify="left" if column == "figure" else "right")
+        for key, before in report.get("direct", {}).get("terms_before", {}).items():
+            table.add_row(key, f"{before:.4f}", f"{report['direct']['terms_after'][key]:.4f}")
+        console.print(table)
+        typer.echo(f"wrote {path}")
+        return
+    if model != "diffusion":
+        msg = f"unknown model family '{model}' to train (available: gflash, diffusion)"
+        raise CaloforgeError(msg)
+    from caloforge.training import TrainSettings, train_diffusion
+
+    overrides: dict[str, object] = {k: v for k, v in (("dim", dim), ("depth", depth), ("heads", heads)) if v}
+    if patch:
+        try:
+            overrides["patch"] = [int(p) for p in patch.split(",")]
+        except ValueError:
+            msg = f"--patch: expected three integers 'layers,angles,radii', got '{patch}'"
+            raise CaloforgeError(msg) from None
+    settings = TrainSettings(steps=steps, batch_size=batch_size, lr=lr, validate_every=validate_every,
+                             max_seconds=max_time, seed=seed, device=device)  # fmt: skip
+
+    def report(row: dict[str, object]) -> None:
+        console.print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                      highlight=False)  # fmt: skip
+
+    path = train_diffusion(data, output_dir, validation=validation, settings=settings, config=overrides,
+                           resume=resume, progress=report)  # fmt: skip
+    typer.echo(f"run in {path}")
 
 
 @app.command()
@@ -240,6 +275,7 @@ def generate(
     phi: Annotated[str | None, typer.Option(help="Azimuth, rad (or 'deg'): 'a:b' uniform or fixed.")] = None,
     n: Annotated[int, typer.Option("-n", help="Number of showers.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed = same showers.")] = 0,
+    steps: Annotated[int | None, typer.Option(help="Diffusion: sampling steps (default: the model's).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
     """Generate showers with a fast simulator into a shower file (written in chunks, with progress)."""
@@ -250,7 +286,8 @@ def generate(
     fast = load_model(model, geom, particle=particle)
     path = generate_to_file(fast, output, n=n, energy_gev=_parse_range(energy, "energy"),
                             theta=_parse_range(theta, "theta", angle=True), phi=_parse_range(phi, "phi", angle=True),
-                            seed=seed, overwrite=overwrite, progress=True)  # fmt: skip
+                            seed=seed, overwrite=overwrite, progress=True,
+                            **({"steps": steps} if steps else {}))  # fmt: skip
     typer.echo(f"wrote {path}")
 
 

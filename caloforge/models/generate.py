@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,17 +22,28 @@ __all__ = ["MODEL_FAMILIES", "generate_to_file", "load_model", "sample_condition
 MODEL_FAMILIES = ("gflash",)
 
 
-def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, particle: str = "e-") -> GFlash:
+def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, particle: str = "e-") -> Any:
     """A model from a family name (its stock configuration for ``geometry``) or a training run folder.
+
+    Returns a :class:`~caloforge.models.GFlash` or a :class:`~caloforge.models.diffusion.DiffusionModel`:
+    both have ``sample(energy_mev, theta=, seed=)`` and the metadata a shower file records.
 
     Raises:
         CaloforgeError: an unknown name, a run folder without a model, or a geometry other than the
-            one the run was tuned on.
+            one the run was trained on.
     """
     path = Path(spec)
+    name = geometry.name if isinstance(geometry, Calorimeter) else geometry
+    if path.is_dir() and (path / "model.safetensors").exists():
+        from caloforge.models.diffusion.model import DiffusionModel  # imports torch
+
+        model = DiffusionModel.load(path)
+        if name and name != model.geometry:
+            msg = f"{spec} was trained on geometry '{model.geometry}', not '{name}'"
+            raise CaloforgeError(msg)
+        return model
     if path.is_dir() or path.suffix == ".json":
         model = GFlash.load(path)
-        name = geometry.name if isinstance(geometry, Calorimeter) else geometry
         if name and model.geometry and name != model.geometry:
             msg = f"{spec} was tuned on geometry '{model.geometry}', not '{name}'; tune it on '{name}' first"
             raise CaloforgeError(msg)
@@ -61,7 +73,7 @@ def sample_conditions(
 
 
 def generate_to_file(
-    model: GFlash,
+    model: Any,
     path: str | Path,
     *,
     n: int,
@@ -72,6 +84,7 @@ def generate_to_file(
     chunk_size: int = 1000,
     overwrite: bool = False,
     progress: bool = False,
+    **sample_options: Any,
 ) -> Path:
     """Generate ``n`` showers into a shower file, chunk by chunk (``NAME.part`` until it is complete).
 
@@ -86,6 +99,7 @@ def generate_to_file(
         chunk_size: showers per chunk written.
         overwrite: replace an existing file.
         progress: show a progress bar.
+        sample_options: passed to the model's ``sample`` (e.g. ``steps`` of a diffusion model).
 
     Raises:
         CaloforgeError: n < 1, energies not > 0, or an existing output without ``overwrite``.
@@ -100,19 +114,20 @@ def generate_to_file(
         raise CaloforgeError(msg)
     with_angles = theta is not None or phi is not None
     theta, phi = theta or (math.pi / 2, math.pi / 2), phi or (0.0, 0.0)
+    name = f"caloforge gflash ({model.label})" if isinstance(model, GFlash) else f"caloforge {model.label}"
     meta = ShowerMeta(mesh=model.mesh, geometry=model.geometry, geometry_json=model.geometry_json,
-                      sampling_fraction=model.sampling_fraction, particle=model.particle,
-                      generator=f"caloforge gflash ({model.label})", seed=seed)  # fmt: skip
+                      sampling_fraction=model.sampling_fraction, particle=model.particle, generator=name,
+                      seed=seed)  # fmt: skip
     chunks = range((n + chunk_size - 1) // chunk_size)
-    bar = Progress(TextColumn(f"GFlash -> {path.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   disable=not progress)  # fmt: skip
+    columns = (TextColumn(f"{model.label} -> {path.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, disable=not progress)
     with bar, ShowerWriter(path, meta, with_angles=with_angles, overwrite=overwrite) as writer:
         task = bar.add_task("generate", total=n)
         for chunk in chunks:
             size = min(chunk_size, n - chunk * chunk_size)
             energy, th, ph = sample_conditions(size, (lo, hi), theta, phi, seed, chunk)
             rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 1]))
-            showers = model.sample(energy, theta=th if with_angles else None, seed=rng)
+            showers = model.sample(energy, theta=th if with_angles else None, seed=rng, **sample_options)
             writer.append(energy, showers, theta=th if with_angles else None, phi=ph if with_angles else None)
             bar.advance(task, size)
     return path

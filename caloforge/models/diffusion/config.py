@@ -1,0 +1,69 @@
+"""The configuration of a diffusion model: the dataclass whose fields are the run's ``config.json``."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from caloforge.errors import CaloforgeError
+
+__all__ = ["DiffusionConfig"]
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Architecture and EDM settings. ``mesh`` and ``patch`` are (layers, angles, radii).
+
+    The defaults (~1M parameters) train on a CPU; ``dim=384, depth=12, heads=6`` gives ~30M for a GPU.
+    """
+
+    mesh: tuple[int, int, int] = (45, 16, 9)
+    patch: tuple[int, int, int] = (3, 2, 3)
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    geometries: tuple[str, ...] = ("par04-siw",)
+    sigma_data: float = 1.0  # measured on the transformed training data and stored here
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    energy_range_gev: tuple[float, float] = (1.0, 100.0)
+    theta_range: tuple[float, float] = (1.5707963267948966, 1.5707963267948966)
+
+    def __post_init__(self) -> None:
+        for n, p, what in zip(self.mesh, self.patch, ("layers", "angles", "radii"), strict=True):
+            if p < 1 or n % p:
+                msg = f"patch size {p} does not divide the {n} {what} of the mesh {self.mesh}"
+                raise CaloforgeError(msg)
+        if self.dim % self.heads or self.dim % 2:
+            msg = f"dim {self.dim} must be even and divisible by heads {self.heads}"
+            raise CaloforgeError(msg)
+        if not self.geometries:
+            raise CaloforgeError("a diffusion model needs at least one geometry")
+
+    @property
+    def tokens(self) -> int:
+        return (self.mesh[0] // self.patch[0]) * (self.mesh[1] // self.patch[1]) * (self.mesh[2] // self.patch[2])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, where: str = "config") -> DiffusionConfig:
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in d if k not in names]
+        if unknown:
+            hints = [f"'{k}'" + (f" (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(k, names, 1)) else "")
+                     for k in unknown]  # fmt: skip
+            msg = f"{where}: unknown setting {', '.join(hints)}"
+            raise CaloforgeError(msg)
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            return cls(**values)
+        except TypeError as err:
+            msg = f"{where}: {err}"
+            raise CaloforgeError(msg) from None

@@ -1,0 +1,94 @@
+"""The diffusion model's parts: the invertible transform, the transformer, EDM, the sampler, generation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from caloforge.errors import CaloforgeError
+from caloforge.geometry import get_geometry, mesh_for
+from caloforge.models import GFlash
+from caloforge.models.diffusion import DiffusionConfig, EDMDenoiser, ShowerTransform, edm_sigmas, sample_heun
+
+TINY = DiffusionConfig(patch=(5, 4, 3), dim=32, depth=1, heads=2)
+
+
+def test_transform_round_trip_is_exact_to_float_precision(rng):
+    showers = rng.exponential(5.0, size=(50, 6480)).astype(np.float32) * (rng.random((50, 6480)) < 0.3)
+    energies = rng.uniform(1e3, 1e5, 50)
+    transform = ShowerTransform.fit(showers, energies)
+    z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
+    assert z.dtype == torch.float32 and abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
+    back = transform.inverse(z, torch.as_tensor(energies)).numpy()
+    np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
+    assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
+    huge = transform.inverse(torch.full((1, 6480), 1e3), torch.tensor([1e4]))
+    assert float(huge.max()) <= 1e4  # no cell above the incident energy
+
+
+def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
+    denoiser = EDMDenoiser(TINY)
+    x = torch.randn(3, 6480)
+    backbone = denoiser.backbone
+    assert torch.equal(backbone._unpatchify(backbone._patchify(x)), x)
+    assert TINY.tokens == 9 * 4 * 3
+    sigma = torch.full((3,), 0.5)
+    cond, geometry = torch.zeros(3, 5), torch.zeros(3, dtype=torch.long)
+    c_skip = TINY.sigma_data**2 / (0.25 + TINY.sigma_data**2)
+    torch.testing.assert_close(denoiser(x, sigma, cond, geometry), c_skip * x)  # zero-initialised output
+
+
+def test_edm_schedule_and_scalings():
+    sigmas = edm_sigmas(5, 0.002, 80.0, 7.0)
+    assert (
+        len(sigmas) == 6 and sigmas[-1] == 0 and sigmas[0] == pytest.approx(80) and sigmas[-2] == pytest.approx(0.002)
+    )
+    assert torch.all(sigmas[1:] < sigmas[:-1])
+    c_skip, c_out, c_in, c_noise = EDMDenoiser(TINY).scalings(torch.tensor([1.0]))
+    s = TINY.sigma_data
+    assert float(c_skip) == pytest.approx(s**2 / (1 + s**2)) and float(c_noise) == 0.0
+    assert float(c_out) == pytest.approx(s / math.sqrt(1 + s**2)) and float(c_in) == pytest.approx(
+        1 / math.sqrt(1 + s**2)
+    )
+
+
+def test_a_tiny_model_overfits_a_handful_of_showers():
+    calo = get_geometry("par04-siw")
+    energies = np.geomspace(2e3, 5e4, 8)
+    showers = GFlash.stock(calo, mesh_for(calo)).sample(energies, seed=1)
+    transform = ShowerTransform.fit(showers, energies)
+    x = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        denoiser = EDMDenoiser(DiffusionConfig(patch=(5, 4, 3), dim=64, depth=2, heads=2))
+    g = torch.Generator().manual_seed(1)
+    cond, geometry = torch.randn(8, 5, generator=g), torch.zeros(8, dtype=torch.long)
+    noise, sigma = torch.randn(8, 6480, generator=g), torch.ones(8)  # one fixed noisy batch to memorise
+
+    def loss() -> torch.Tensor:
+        return denoiser.loss(x, noise, sigma, cond, geometry)
+
+    before = float(loss().detach())
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=3e-3)
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    assert float(loss().detach()) < before / 10
+
+
+def test_heun_sampler_is_exact_for_a_known_denoiser():
+    # data = a single point mu: D(x; sigma) = mu exactly, so the ODE ends at mu from any start
+    mu = torch.linspace(-1, 1, 6480)[None]
+    x = sample_heun(lambda x, s, c, g: mu.expand_as(x), torch.randn(4, 6480) * 80, edm_sigmas(8),
+                    cond=torch.zeros(4, 5), geometry=torch.zeros(4, dtype=torch.long))  # fmt: skip
+    torch.testing.assert_close(x, mu.expand(4, -1))
+
+
+def test_config_rejects_bad_settings():
+    with pytest.raises(CaloforgeError, match="patch size 4 does not divide the 45 layers"):
+        DiffusionConfig(patch=(4, 2, 3))
+    with pytest.raises(CaloforgeError, match=r"unknown setting 'dimm' \(did you mean 'dim'\?\)"):
+        DiffusionConfig.from_dict({"dimm": 3})
+    assert DiffusionConfig.from_dict(TINY.to_dict()) == TINY

@@ -1,0 +1,109 @@
+"""Training the diffusion model: checkpoints, resume, reproducible generation, and bad input."""
+
+import pickle
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from caloforge.cli import main
+from caloforge.data import ShowerData, ShowerMeta, read_showers, write_showers
+from caloforge.errors import CaloforgeError
+from caloforge.geometry import ScoringMesh, get_geometry, mesh_for
+from caloforge.models import GFlash
+from caloforge.models.checkpoint import load_tensors
+from caloforge.models.diffusion import DiffusionModel
+from caloforge.training import TrainSettings, train_diffusion
+
+TINY = {"patch": [5, 4, 3], "dim": 32, "depth": 1, "heads": 2}
+QUICK = TrainSettings(steps=6, batch_size=16, checkpoint_every=3, validate_every=6, validation_showers=100,
+                      validation_steps=2, warmup_steps=2)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Fast stand-in training data (GFlash showers of par04-siw: these tests are about the machinery)."""
+    folder = tmp_path_factory.mktemp("diffusion")
+    calo = get_geometry("par04-siw")
+    model = GFlash.stock(calo, mesh_for(calo))
+    energy = np.geomspace(1e3, 1e5, 300).astype(np.float32)
+    meta = ShowerMeta(mesh=model.mesh, geometry=calo.name, geometry_json=calo.to_json(), particle="e-", seed=1)
+    data = ShowerData(energy, model.sample(energy, seed=1), meta)
+    other = replace(data, showers=data.showers[:, :5760], meta=replace(meta, mesh=ScoringMesh(45, 16, 8)))
+    return {"train": write_showers(folder / "train.h5", data), "val": write_showers(folder / "val.h5", data),
+            "other_mesh": write_showers(folder / "other.h5", other), "folder": folder}  # fmt: skip
+
+
+def _weights(run):
+    return load_tensors(run / "model.safetensors")[0]
+
+
+def test_resume_continues_the_same_run_bit_for_bit(files, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_diffusion([files["train"]], straight, settings=QUICK, config=TINY)
+    train_diffusion([files["train"]], split, settings=QUICK, config=TINY, stop_after=3)  # an interrupted run
+    train_diffusion([files["train"]], split, settings=QUICK, config=TINY, resume=True)
+    a, b = _weights(straight), _weights(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    state = load_tensors(split / "state.safetensors")[1]
+    assert state["step"] == 6 and [row["step"] for row in state["history"]] == [3, 6]
+    assert (split / "log.csv").read_text().count("\n") == 3  # header and two rows
+    with pytest.raises(CaloforgeError, match="already holds a run"):
+        train_diffusion([files["train"]], straight, settings=QUICK, config=TINY)
+
+
+def test_checkpoint_round_trip_and_reproducible_generation(files, tmp_path):
+    run = train_diffusion([files["train"]], tmp_path / "run", validation=files["val"], settings=QUICK, config=TINY)
+    model = DiffusionModel.load(run)
+    again = DiffusionModel.load(run)
+    for (name, p), q in zip(model.denoiser.state_dict().items(), again.denoiser.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    energies = np.array([2e3, 2e4, 5e4])
+    x = model.sample(energies, steps=3, seed=5)
+    assert x.shape == (3, 6480) and x.dtype == np.float32 and np.all(np.isfinite(x)) and np.all(x >= 0)
+    np.testing.assert_array_equal(x, again.sample(energies, steps=3, seed=5))
+    assert not np.array_equal(x, model.sample(energies, steps=3, seed=6))
+    row = load_tensors(run / "state.safetensors")[1]["history"][-1]
+    assert {"val_sp_esum_over_einc", "val_auc_cells", "val_auc_high_level"} <= row.keys()
+
+
+def test_conditions_outside_the_training_range_are_clamped_with_a_warning(files, tmp_path):
+    model = DiffusionModel.load(train_diffusion([files["train"]], tmp_path / "run", settings=QUICK, config=TINY))
+    with pytest.warns(RuntimeWarning, match="1 energies .* outside the training range .*clamped"):
+        model.sample(np.array([5e5, 5e3]), steps=2, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.sample(np.array([5e3]), steps=2, seed=1)
+
+
+def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
+    with pytest.raises(CaloforgeError, match=r"mesh \(45, 16, 8\) differs"):
+        train_diffusion([files["train"], files["other_mesh"]], tmp_path / "x", settings=QUICK, config=TINY)
+    with pytest.raises(CaloforgeError, match="no such checkpoint"):
+        DiffusionModel.load(tmp_path / "nothing")
+    run = train_diffusion([files["train"]], tmp_path / "run", settings=QUICK, config=TINY)
+    blob = (run / "model.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CaloforgeError, match="not a caloforge checkpoint .* or it is corrupt"):
+        DiffusionModel.load(tmp_path / "cut.safetensors")
+    (tmp_path / "pickled.safetensors").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    with pytest.raises(CaloforgeError, match="not a caloforge checkpoint"):
+        DiffusionModel.load(tmp_path / "pickled.safetensors")
+    with pytest.raises(CaloforgeError, match="no such checkpoint"):
+        train_diffusion([files["train"]], tmp_path / "fresh", settings=QUICK, config=TINY, resume=True)
+
+
+def test_cli_trains_and_generates(files, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "diffusion", "-d", str(files["train"]), "-o", str(run), "--steps", "4", "--batch-size", "8",
+            "--dim", "32", "--depth", "1", "--heads", "2", "--patch", "5,4,3"]  # fmt: skip
+    assert main(args) == 0
+    out = tmp_path / "gen.h5"
+    assert main(["generate", str(run), "-o", str(out), "-n", "5", "-E", "2:20", "--steps", "2", "--seed", "3"]) == 0
+    data = read_showers(out)
+    assert len(data) == 5 and data.meta.generator == "caloforge diffusion"
+    capsys.readouterr()
+    assert main(["generate", str(run), "-g", "par04-pbwo4", "-o", str(tmp_path / "x.h5"), "-n", "2"]) == 1
+    assert "trained on geometry 'par04-siw', not 'par04-pbwo4'" in capsys.readouterr().err
