@@ -216,6 +216,9 @@ def train(
     validate_every: Annotated[
         int, typer.Option("--validate-every", help="Diffusion: steps between validations.")
     ] = 1000,
+    validation_showers: Annotated[
+        int, typer.Option("--validation-showers", help="Diffusion: held-out showers per validation.")
+    ] = 2000,
     dim: Annotated[int | None, typer.Option(help="Diffusion: transformer width.")] = None,
     depth: Annotated[int | None, typer.Option(help="Diffusion: transformer blocks.")] = None,
     heads: Annotated[int | None, typer.Option(help="Diffusion: attention heads.")] = None,
@@ -251,7 +254,8 @@ def train(
             msg = f"--patch: expected three integers 'layers,angles,radii', got '{patch}'"
             raise CaloforgeError(msg) from None
     settings = TrainSettings(steps=steps, batch_size=batch_size, lr=lr, validate_every=validate_every,
-                             max_seconds=max_time, seed=seed, device=device)  # fmt: skip
+                             validation_showers=validation_showers, max_seconds=max_time, seed=seed,
+                             device=device)  # fmt: skip
 
     def report(row: dict[str, object]) -> None:
         console.print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),

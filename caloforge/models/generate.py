@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,22 @@ from caloforge.geometry.layout import Calorimeter
 from caloforge.geometry.mesh import mesh_for
 from caloforge.models.gflash import GFlash
 
-__all__ = ["MODEL_FAMILIES", "generate_to_file", "load_model", "sample_conditions"]
+__all__ = [
+    "BUILTIN_MODELS",
+    "MODEL_FAMILIES",
+    "builtin_model_path",
+    "generate_to_file",
+    "load_model",
+    "sample_conditions",
+]
 
 MODEL_FAMILIES = ("gflash",)
+BUILTIN_MODELS = ("par04-siw-diffusion",)  # trained models shipped in caloforge/models/pretrained/
+
+
+def builtin_model_path(name: str) -> Path:
+    """The folder of a pretrained model shipped with caloforge."""
+    return Path(str(resources.files("caloforge.models") / "pretrained" / name))
 
 
 def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, particle: str = "e-") -> Any:
@@ -33,6 +47,11 @@ def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, p
             one the run was trained on.
     """
     path = Path(spec)
+    if str(spec) in BUILTIN_MODELS:
+        path = builtin_model_path(str(spec))
+        if not (path / "model.safetensors").exists():
+            msg = f"the built-in model '{spec}' is not part of this installation"
+            raise CaloforgeError(msg)
     name = geometry.name if isinstance(geometry, Calorimeter) else geometry
     if path.is_dir() and (path / "model.safetensors").exists():
         from caloforge.models.diffusion.model import DiffusionModel  # imports torch
@@ -57,7 +76,8 @@ def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, p
             raise CaloforgeError(msg)
         calo = get_geometry(geometry) if isinstance(geometry, str) else geometry
         return GFlash.stock(calo, mesh_for(calo), particle=particle)
-    msg = f"unknown model '{spec}': give a run folder of `caloforge train` or one of {', '.join(MODEL_FAMILIES)}"
+    known = ", ".join((*MODEL_FAMILIES, *BUILTIN_MODELS))
+    msg = f"unknown model '{spec}': give a run folder of `caloforge train` or one of {known}"
     raise CaloforgeError(msg)
 
 

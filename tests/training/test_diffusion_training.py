@@ -86,7 +86,7 @@ def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
     run = train_diffusion([files["train"]], tmp_path / "run", settings=QUICK, config=TINY)
     blob = (run / "model.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CaloforgeError, match="not a caloforge checkpoint .* or it is corrupt"):
+    with pytest.raises(CaloforgeError, match=r"not a caloforge checkpoint .* or it is corrupt"):
         DiffusionModel.load(tmp_path / "cut.safetensors")
     (tmp_path / "pickled.safetensors").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     with pytest.raises(CaloforgeError, match="not a caloforge checkpoint"):

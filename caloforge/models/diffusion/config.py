@@ -15,11 +15,13 @@ __all__ = ["DiffusionConfig"]
 class DiffusionConfig:
     """Architecture and EDM settings. ``mesh`` and ``patch`` are (layers, angles, radii).
 
-    The defaults (~1M parameters) train on a CPU; ``dim=384, depth=12, heads=6`` gives ~30M for a GPU.
+    The defaults (~1M parameters, 108 tokens of 5 x 4 x 3 cells) train on a CPU at ~0.5 s per step of
+    64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6`` (360 tokens, ~25M
+    parameters) is the GPU configuration.
     """
 
     mesh: tuple[int, int, int] = (45, 16, 9)
-    patch: tuple[int, int, int] = (3, 2, 3)
+    patch: tuple[int, int, int] = (5, 4, 3)
     dim: int = 128
     depth: int = 4
     heads: int = 4

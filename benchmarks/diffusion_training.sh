@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The diffusion training run on par04-siw e- (1-100 GeV, normal incidence), resumable.
+#
+# Data (benchmarks/make_datasets.sh): data/par04-siw/e-_normal_train.h5 (seed 1) for training and
+# data/par04-siw/e-_normal_val.h5 (seed 2, 10k) for validation. Rerun the same command to continue an
+# interrupted run (--resume is added when the run folder exists). On a GPU set DEVICE=cuda and the
+# larger model: CONFIG="--patch 3,2,3 --dim 384 --depth 12 --heads 6".
+#
+#   benchmarks/diffusion_training.sh                 # CPU defaults: ~1M parameters, 64 showers per step
+#   MAX_TIME=3000 STEPS=30000 benchmarks/diffusion_training.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN="${RUN:-runs/par04-siw-diffusion}"
+STEPS="${STEPS:-20000}"
+MAX_TIME="${MAX_TIME:-3300}"
+CONFIG="${CONFIG:-}"
+resume=()
+[[ -f "$RUN/model.safetensors" ]] && resume=(--resume)
+# shellcheck disable=SC2086
+caloforge train diffusion -d data/par04-siw/e-_normal_train.h5 --validation data/par04-siw/e-_normal_val.h5 \
+    -o "$RUN" --steps "$STEPS" --batch-size "${BATCH:-64}" --lr "${LR:-5e-4}" --max-time "$MAX_TIME" \
+    --validate-every "${VALIDATE_EVERY:-2500}" --validation-showers "${VAL_SHOWERS:-1000}" --seed 0 \
+    ${DEVICE:+--device "$DEVICE"} $CONFIG "${resume[@]}"
