@@ -11,7 +11,7 @@ from caloforge.models.generate import BUILTIN_MODELS, builtin_model_path, genera
 def test_stock_family_needs_a_geometry_and_unknown_names_list_what_exists():
     with pytest.raises(CaloforgeError, match="needs a geometry"):
         load_model("gflash")
-    with pytest.raises(CaloforgeError, match="unknown model 'gflsh': .* gflash, par04-siw-diffusion"):
+    with pytest.raises(CaloforgeError, match=r"unknown model 'gflsh': .* gflash, par04-siw-diffusion"):
         load_model("gflsh", "par04-siw")
     assert load_model("gflash", "par04-pbwo4").geometry == "par04-pbwo4"
 
