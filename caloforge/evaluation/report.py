@@ -140,7 +140,8 @@ def _overlay(
         bottom.errorbar(centres[ok], ratio[ok], yerr=err[ok], fmt="o", ms=2.5, color=colour, lw=0.8)
     top.set_ylabel("normalised entries")
     top.legend(fontsize=7, frameon=False)
-    top.set_title(title or xlabel, fontsize=10)
+    powers_text = "" if powers is None else "  SP " + ", ".join(f"{n} {v:.3f}" for n, v in powers.items())
+    top.set_title((title or xlabel) + powers_text, fontsize=9)
     bottom.set_xlabel(xlabel)
     if log_x:
         bottom.set_xscale("log")
