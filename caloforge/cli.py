@@ -224,6 +224,9 @@ def train(
     heads: Annotated[int | None, typer.Option(help="Diffusion: attention heads.")] = None,
     patch: Annotated[str | None, typer.Option(help="Diffusion: cells per token, 'layers,angles,radii'.")] = None,
     device: Annotated[str | None, typer.Option(help="Diffusion: cpu or cuda (default: cuda when present).")] = None,
+    teacher: Annotated[
+        Path | None, typer.Option(help="Diffusion: distil this trained run into a 1-4-step generator.")
+    ] = None,
 ) -> None:
     """Fit a fast simulator: GFlash (every parameter, for your geometry) or the diffusion model."""
     if model == "gflash":
@@ -262,7 +265,7 @@ def train(
                       highlight=False)  # fmt: skip
 
     path = train_diffusion(data, output_dir, validation=validation, settings=settings, config=overrides,
-                           resume=resume, progress=report)  # fmt: skip
+                           resume=resume, teacher=teacher, progress=report)  # fmt: skip
     typer.echo(f"run in {path}")
 
 

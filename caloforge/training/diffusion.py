@@ -25,6 +25,7 @@ from caloforge.models.checkpoint import load_tensors, optimizer_from_flat, optim
 from caloforge.models.diffusion.backbone import condition_vector
 from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser
+from caloforge.models.diffusion.distill import ConsistencyStudent, consistency_loss
 from caloforge.models.diffusion.model import MODEL_FILE, DiffusionModel
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import training_sigmas
@@ -134,9 +135,14 @@ def train_diffusion(
     config: dict[str, Any] | None = None,
     resume: bool = False,
     stop_after: int | None = None,
+    teacher: str | Path | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Train (or with ``resume`` continue) a diffusion model on shower files; returns the run folder.
+
+    With ``teacher`` (a trained diffusion run) the run instead distils it into a 1-4-step consistency
+    generator (:mod:`caloforge.models.diffusion.distill`): same data, loop, checkpoints and validation;
+    the student starts from the teacher's weights and inherits its config and shower transform.
 
     Args:
         data: training shower files (one mesh; several geometries train one conditioned network).
@@ -147,6 +153,7 @@ def train_diffusion(
             and the condition ranges come from the data).
         resume: continue the run in ``out_dir`` (same settings); without it an existing run is refused.
         stop_after: run at most this many steps in this call, then checkpoint (the run stays resumable).
+        teacher: distil this diffusion run instead of training from scratch.
         progress: called with the log row after each logged step.
 
     Raises:
@@ -159,16 +166,21 @@ def train_diffusion(
     meta = {"family": "diffusion", "format_version": 1, "mesh": asdict(parts[0].meta.mesh),
             "geometry": parts[0].meta.geometry, "particle": parts[0].meta.particle,
             "geometry_json": parts[0].meta.geometry_json, "sampling_fraction": parts[0].meta.sampling_fraction,
-            "eps": 0.0, "label": "diffusion", "default_steps": 18,
+            "eps": 0.0, "label": "diffusion" if teacher is None else "diffusion (distilled)",
+            "default_steps": 18 if teacher is None else 1,
+            "family_kind": "edm" if teacher is None else "consistency",
             "data": [{"file": str(p), "showers": len(d), "seed": d.meta.seed}
                      for p, d in zip(data, parts, strict=True)]}  # fmt: skip
     generator = torch.Generator().manual_seed(settings.seed)
+    teacher_model = DiffusionModel.load(teacher, device=str(device)) if teacher is not None else None
+    if teacher_model is not None:
+        meta["teacher"] = str(teacher)
     if resume:
         tensors, model_meta = load_tensors(out / MODEL_FILE)
         state_tensors, state = load_tensors(out / STATE_FILE)
         cfg = DiffusionConfig.from_dict(model_meta["config"], where=str(out / MODEL_FILE))
         transform = ShowerTransform.from_state(tensors, model_meta["eps"])
-        denoiser = EDMDenoiser(cfg)
+        denoiser = EDMDenoiser(cfg) if teacher_model is None else ConsistencyStudent(cfg)
         denoiser.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
         ema = {k.removeprefix("ema."): v.clone() for k, v in tensors.items() if k.startswith("ema.")}
         generator.set_state(state_tensors.pop("rng.torch"))
@@ -178,7 +190,11 @@ def train_diffusion(
         if (out / MODEL_FILE).exists():
             msg = f"{out} already holds a run (pass --resume to continue it, or choose another folder)"
             raise CaloforgeError(msg)
-        cfg, transform, denoiser = _new_run(parts, config or {}, settings.seed)
+        if teacher_model is None:
+            cfg, transform, denoiser = _new_run(parts, config or {}, settings.seed)
+        else:
+            cfg, transform = teacher_model.config, teacher_model.transform
+            denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()
         ema = {k: v.detach().clone() for k, v in denoiser.state_dict().items()}
         step, history, elapsed, opt_state = 0, [], 0.0, None
     meta["eps"] = transform.eps
@@ -218,8 +234,11 @@ def train_diffusion(
         for group in optimizer.param_groups:
             group["lr"] = _lr(settings, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = denoiser.loss(z[index].to(device), noise.to(device), sigma.to(device), cond[index].to(device),
-                                 geometry[index].to(device))  # fmt: skip
+            x, c, g = z[index].to(device), cond[index].to(device), geometry[index].to(device)
+            if teacher_model is None:
+                loss = denoiser.loss(x, noise.to(device), sigma.to(device), c, g)
+            else:
+                loss = consistency_loss(denoiser, teacher_model.denoiser, x, c, g, generator=generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(denoiser.parameters(), settings.grad_clip)

@@ -107,3 +107,16 @@ def test_cli_trains_and_generates(files, tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate", str(run), "-g", "par04-pbwo4", "-o", str(tmp_path / "x.h5"), "-n", "2"]) == 1
     assert "trained on geometry 'par04-siw', not 'par04-pbwo4'" in capsys.readouterr().err
+
+
+def test_distillation_gives_a_few_step_generator(files, tmp_path):
+    teacher = train_diffusion([files["train"]], tmp_path / "teacher", settings=QUICK, config=TINY)
+    student = train_diffusion([files["train"]], tmp_path / "student", settings=replace(QUICK, steps=4),
+                              teacher=teacher, validation=files["val"])  # fmt: skip
+    model = DiffusionModel.load(student)
+    assert model.distilled and model.default_steps == 1 and model.label == "diffusion (distilled)"
+    assert model.config == DiffusionModel.load(teacher).config
+    for steps in (1, 2, 4):
+        x = model.sample(np.array([3e3, 3e4]), steps=steps, seed=2)
+        assert x.shape == (2, 6480) and np.all(np.isfinite(x)) and np.all(x >= 0)
+    np.testing.assert_array_equal(model.sample(np.array([3e3]), seed=9), model.sample(np.array([3e3]), seed=9))

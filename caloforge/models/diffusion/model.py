@@ -17,6 +17,7 @@ from caloforge.models.checkpoint import load_tensors
 from caloforge.models.diffusion.backbone import condition_vector
 from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser, sample_heun
+from caloforge.models.diffusion.distill import ConsistencyStudent, sample_consistency
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import edm_sigmas
 
@@ -34,7 +35,7 @@ class DiffusionModel:
     """
 
     config: DiffusionConfig
-    denoiser: EDMDenoiser
+    denoiser: EDMDenoiser | ConsistencyStudent
     transform: ShowerTransform
     mesh: ScoringMesh
     geometry: str
@@ -53,7 +54,7 @@ class DiffusionModel:
             msg = f"{path}: not a diffusion model (family {meta.get('family')!r})"
             raise CaloforgeError(msg)
         config = DiffusionConfig.from_dict(meta["config"], where=f"{path} (config)")
-        denoiser = EDMDenoiser(config)
+        denoiser = ConsistencyStudent(config) if meta.get("family_kind") == "consistency" else EDMDenoiser(config)
         weights = {k.removeprefix("ema."): v for k, v in tensors.items() if k.startswith("ema.")}
         try:
             denoiser.load_state_dict(weights)
@@ -65,6 +66,11 @@ class DiffusionModel:
         return cls(config, denoiser, ShowerTransform.from_state(tensors, meta["eps"]), mesh, meta["geometry"],
                    meta.get("particle", "e-"), meta.get("geometry_json", ""), float(meta.get("sampling_fraction", 1.0)),
                    meta.get("label", "diffusion"), int(meta.get("default_steps", 18)))  # fmt: skip
+
+    @property
+    def distilled(self) -> bool:
+        """True for a consistency-distilled generator (1-4 steps), False for the full EDM sampler."""
+        return isinstance(self.denoiser, ConsistencyStudent)
 
     def _clamped(self, values: NDArray, bounds: tuple[float, float], what: str) -> NDArray:
         lo, hi = bounds
@@ -94,7 +100,11 @@ class DiffusionModel:
         th = np.full_like(e, math.pi / 2) if theta is None else np.broadcast_to(np.asarray(theta, np.float64), e.shape)
         th = self._clamped(th, self.config.theta_range, "polar angles (rad)")
         ph = np.zeros_like(e) if phi is None else np.broadcast_to(np.asarray(phi, np.float64), e.shape)
-        sigmas = edm_sigmas(steps or self.default_steps, self.config.sigma_min, self.config.sigma_max, self.config.rho)
+        k = steps or self.default_steps
+        if self.distilled:  # the first k levels of a (k+1)-level schedule: k evaluations of the student
+            sigmas = edm_sigmas(k + 1, self.config.sigma_min, self.config.sigma_max, self.config.rho)[:k]
+        else:
+            sigmas = edm_sigmas(k, self.config.sigma_min, self.config.sigma_max, self.config.rho)
         if isinstance(seed, np.random.Generator):
             seed = int(seed.integers(2**62))
         generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -107,6 +117,10 @@ class DiffusionModel:
             cond = condition_vector(energies, torch.as_tensor(th[sl]), torch.as_tensor(ph[sl])).to(device)
             noise = torch.randn(len(energies), self.mesh.n_cells, generator=generator).to(device)
             g = torch.full((len(energies),), geometry, dtype=torch.long, device=device)
-            z = sample_heun(self.denoiser, noise * sigmas[0], sigmas.to(device), cond=cond, geometry=g)
+            if self.distilled:
+                z = sample_consistency(self.denoiser, noise, sigmas.to(device), cond=cond, geometry=g,
+                                       generator=generator)  # fmt: skip
+            else:
+                z = sample_heun(self.denoiser, noise * sigmas[0], sigmas.to(device), cond=cond, geometry=g)
             out.append(self.transform.inverse(z.cpu(), energies).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.mesh.n_cells), np.float32)
