@@ -50,7 +50,8 @@ def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, p
     if str(spec) in BUILTIN_MODELS:
         path = builtin_model_path(str(spec))
         if not (path / "model.safetensors").exists():
-            msg = f"the built-in model '{spec}' is not part of this installation"
+            msg = (f"the built-in model '{spec}' is not part of this installation yet: train one with "
+                   "benchmarks/diffusion_training.sh and pass its run folder")  # fmt: skip
             raise CaloforgeError(msg)
     name = geometry.name if isinstance(geometry, Calorimeter) else geometry
     if path.is_dir() and (path / "model.safetensors").exists():

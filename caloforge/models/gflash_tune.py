@@ -147,7 +147,7 @@ def _fit_longitudinal(ref: ShowerData, model: GFlash, rng_seed: int, report: dic
     if fixed:  # keep the published slopes of the widths and the correlation
         p = model.parameters
         target |= {k: getattr(p, k) for k in ("a1", "sigma_t1", "sigma_a1", "rho1")}
-    current = model.with_parameters(**_physical(target, model.parameters))
+    current = model.with_parameters(**_physical(target))
     sub = energy[np.random.default_rng(rng_seed).choice(len(energy), size=min(len(energy), 3000), replace=False)]
     history = []
     for step in range(4):
@@ -157,12 +157,12 @@ def _fit_longitudinal(ref: ShowerData, model: GFlash, rng_seed: int, report: dic
         gap = {k: target[k] - got[k] for k in target}
         history.append({k: round(v, 5) for k, v in gap.items()})
         shifted = {k: getattr(current.parameters, k) + _DAMPING * gap[k] for k in target}
-        current = current.with_parameters(**_physical(shifted, current.parameters))
+        current = current.with_parameters(**_physical(shifted))
     report["longitudinal"] = {"from_reference": target, "closure_gaps": history, "usable_showers": int(ok_ref.sum())}
     return current
 
 
-def _physical(values: Mapping[str, float], base: GFlashParameters) -> dict[str, float]:
+def _physical(values: Mapping[str, float]) -> dict[str, float]:
     """Clamp fitted values into the ranges the parameter check accepts."""
     out = dict(values)
     if "t1" in out:
