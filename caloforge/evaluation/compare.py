@@ -229,7 +229,7 @@ def compare_showers(
             ),
         }
         if theta_edges is not None:
-            cand_theta = cand.theta if cand.theta is not None else np.full(len(cand), np.nan)
+            cand_theta = cand.theta if cand.theta is not None else np.full(len(cand), np.nan)  # in no bin
             entry["per_theta_bin"] = _per_bin("theta_rad", reference.theta, cand_theta, theta_edges, ref_f,
                                               cand_f, opts)  # fmt: skip
         if distances:

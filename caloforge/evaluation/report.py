@@ -246,6 +246,11 @@ def _slices(
     return fig
 
 
+def _angles(data: ShowerData) -> NDArray:
+    """Polar angles of a sample, NaN (in no bin) where it has none recorded."""
+    return data.theta if data.theta is not None else np.full(len(data), np.nan)
+
+
 def _fmt(value: float | None, err: float | None = None, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -418,7 +423,7 @@ def write_report(
     if all("per_theta_bin" in metrics["candidates"][n] for n in names) and names:
         body.append("<h2>Slices in polar angle</h2>")
         rows = {n: metrics["candidates"][n]["per_theta_bin"] for n in names}
-        cands = {n: (candidates[n].theta, feats[n]) for n in names}
+        cands = {n: (_angles(candidates[n]), feats[n]) for n in names}
         body.append(_img(_slices("theta_rad", reference.theta, ref_f, cands, rows, "rad"), "angle slices"))
         body.append(_bin_table("theta_rad", "rad", rows))
 
