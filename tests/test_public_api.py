@@ -67,3 +67,14 @@ def test_models():
 
 def test_export():
     assert dir(caloforge.export) == ["export_gflash_geant4", "geant4_medium"]
+
+
+def test_diffusion_and_training():
+    import caloforge.models.diffusion
+    import caloforge.training
+
+    assert dir(caloforge.models.diffusion) == [
+        "ConsistencyStudent", "DiffusionConfig", "DiffusionModel", "EDMDenoiser", "ShowerTransform",
+        "consistency_loss", "edm_sigmas", "sample_consistency", "sample_heun", "training_sigmas",
+    ]  # fmt: skip
+    assert dir(caloforge.training) == ["TrainSettings", "train_diffusion"]
