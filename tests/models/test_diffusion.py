@@ -23,8 +23,9 @@ def test_transform_round_trip_is_exact_to_float_precision(rng):
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
     np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
-    huge = transform.inverse(torch.full((1, 6480), 1e3), torch.tensor([1e4]))
-    assert float(huge.max()) <= 1e4  # no cell above the incident energy
+    huge = transform.inverse(torch.full((1, 6480), 1e3), torch.tensor([1e4]))[0].numpy()
+    most = (showers / energies[:, None]).max(axis=0) * 1e4  # each cell's largest training fraction, at 10 GeV
+    assert np.all(huge <= most * (1 + 1e-4) + 1e-6)  # capped there (and so never above E)
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
