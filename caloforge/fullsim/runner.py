@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from caloforge.data.conditions import draw_conditions
 from caloforge.errors import SimulationError
 
 __all__ = ["ChunkResult", "RunSpec", "chunk_conditions", "run_chunks", "worker_main"]
@@ -95,13 +96,8 @@ class ChunkResult:
 
 def chunk_conditions(spec: RunSpec, chunk: int, n: int | None = None) -> tuple[NDArray, NDArray, NDArray, int]:
     """Energies (MeV), theta, phi and the Geant4 seed of a chunk (its first ``n`` showers)."""
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, chunk]))
     size = spec.chunk_size
-    lo, hi = spec.energy_gev
-    u = rng.random(size)
-    energies = 1e3 * (lo * (hi / lo) ** u if hi > lo else np.full(size, lo))
-    theta = spec.theta[0] + (spec.theta[1] - spec.theta[0]) * rng.random(size)
-    phi = spec.phi[0] + (spec.phi[1] - spec.phi[0]) * rng.random(size)
+    energies, theta, phi, rng = draw_conditions(spec.seed, chunk, size, spec.energy_gev, spec.theta, spec.phi)
     g4seed = int(rng.integers(1, 2**63 - 1))
     k = size if n is None else n
     return energies[:k], theta[:k], phi[:k], g4seed

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from caloforge.data.conditions import draw_conditions
 from caloforge.data.showerfile import ShowerMeta, ShowerWriter, part_path
 from caloforge.errors import CaloforgeError
 from caloforge.geometry.catalogue import get_geometry
@@ -24,7 +24,6 @@ __all__ = [
     "builtin_model_path",
     "generate_to_file",
     "load_model",
-    "sample_conditions",
 ]
 
 MODEL_FAMILIES = ("gflash",)
@@ -82,17 +81,6 @@ def load_model(spec: str | Path, geometry: str | Calorimeter | None = None, *, p
     raise CaloforgeError(msg)
 
 
-def sample_conditions(
-    n: int, energy_gev: tuple[float, float], theta: tuple[float, float], phi: tuple[float, float], seed: int, chunk: int
-) -> tuple[NDArray, NDArray, NDArray]:
-    """Energies (MeV, log-uniform), theta and phi (uniform) of one chunk, from ``SeedSequence([seed, chunk])``."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
-    lo, hi = energy_gev
-    u = rng.random(n)
-    energy = 1e3 * (lo * (hi / lo) ** u if hi > lo else np.full(n, lo))
-    return energy, theta[0] + (theta[1] - theta[0]) * rng.random(n), phi[0] + (phi[1] - phi[0]) * rng.random(n)
-
-
 def generate_to_file(
     model: Any,
     path: str | Path,
@@ -146,7 +134,8 @@ def generate_to_file(
         task = bar.add_task("generate", total=n)
         for chunk in chunks:
             size = min(chunk_size, n - chunk * chunk_size)
-            energy, th, ph = sample_conditions(size, (lo, hi), theta, phi, seed, chunk)
+            energy, th, ph, _ = draw_conditions(seed, chunk, chunk_size, (lo, hi), theta, phi)
+            energy, th, ph = energy[:size], th[:size], ph[:size]  # the draws of a full chunk, as simulate
             rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 1]))
             showers = model.sample(energy, theta=th if with_angles else None, seed=rng, **sample_options)
             writer.append(energy, showers, theta=th if with_angles else None, phi=ph if with_angles else None)
