@@ -259,8 +259,7 @@ def train_diffusion(
                    "lr": _lr(settings, step)}  # fmt: skip
             running = []
             if reference is not None and (step % settings.validate_every == 0 or step == settings.steps or out_of_time):
-                checkpoint()
-                model = DiffusionModel.load(out, device=str(device))
+                model = DiffusionModel.from_parts(cfg, ema, transform, meta, device=str(device))
                 row |= _validate(model, reference, settings, settings.seed + step)
             history.append(row)
             with log_path.open("a", newline="") as f:

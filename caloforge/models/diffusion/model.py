@@ -54,17 +54,32 @@ class DiffusionModel:
             msg = f"{path}: not a diffusion model (family {meta.get('family')!r})"
             raise CaloforgeError(msg)
         config = DiffusionConfig.from_dict(meta["config"], where=f"{path} (config)")
-        denoiser = ConsistencyStudent(config) if meta.get("family_kind") == "consistency" else EDMDenoiser(config)
         weights = {k.removeprefix("ema."): v for k, v in tensors.items() if k.startswith("ema.")}
+        transform = ShowerTransform.from_state(tensors, meta["eps"])
+        return cls.from_parts(config, weights, transform, meta, device=device, where=str(path))
+
+    @classmethod
+    def from_parts(
+        cls,
+        config: DiffusionConfig,
+        weights: dict[str, torch.Tensor],
+        transform: ShowerTransform,
+        meta: dict,
+        *,
+        device: str = "cpu",
+        where: str = "weights",
+    ) -> DiffusionModel:
+        """A model from its config, (EMA) weights, transform and run metadata, as the checkpoint holds them."""
+        denoiser = ConsistencyStudent(config) if meta.get("family_kind") == "consistency" else EDMDenoiser(config)
         try:
             denoiser.load_state_dict(weights)
         except RuntimeError as err:
-            msg = f"{path}: weights do not match the config ({str(err).splitlines()[0]})"
+            msg = f"{where}: weights do not match the config ({str(err).splitlines()[0]})"
             raise CaloforgeError(msg) from None
         denoiser.to(device).eval()
         mesh = ScoringMesh(**meta["mesh"])
-        return cls(config, denoiser, ShowerTransform.from_state(tensors, meta["eps"]), mesh, meta["geometry"],
-                   meta.get("particle", "e-"), meta.get("geometry_json", ""), float(meta.get("sampling_fraction", 1.0)),
+        return cls(config, denoiser, transform, mesh, meta["geometry"], meta.get("particle", "e-"),
+                   meta.get("geometry_json", ""), float(meta.get("sampling_fraction", 1.0)),
                    meta.get("label", "diffusion"), int(meta.get("default_steps", 18)))  # fmt: skip
 
     @property
