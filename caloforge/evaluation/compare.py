@@ -136,6 +136,11 @@ def _per_bin(
     return rows
 
 
+def polar_angles(data: ShowerData) -> NDArray:
+    """Polar angles of a sample; NaN (in no angle bin) where the file records none."""
+    return data.theta if data.theta is not None else np.full(len(data), np.nan)
+
+
 def _select(features: Mapping[str, NDArray], mask: NDArray[np.bool_]) -> dict[str, NDArray]:
     return {k: v[mask] for k, v in features.items()}
 
@@ -229,8 +234,7 @@ def compare_showers(
             ),
         }
         if theta_edges is not None:
-            cand_theta = cand.theta if cand.theta is not None else np.full(len(cand), np.nan)  # in no bin
-            entry["per_theta_bin"] = _per_bin("theta_rad", reference.theta, cand_theta, theta_edges, ref_f,
+            entry["per_theta_bin"] = _per_bin("theta_rad", reference.theta, polar_angles(cand), theta_edges, ref_f,
                                               cand_f, opts)  # fmt: skip
         if distances:
             say(f"{name}: FPD and KPD")

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from caloforge.data.showerfile import ShowerData
-from caloforge.evaluation.compare import LAYER_FEATURES, SCALAR_FEATURES
+from caloforge.evaluation.compare import LAYER_FEATURES, SCALAR_FEATURES, polar_angles
 from caloforge.evaluation.distances import reference_bins
 from caloforge.evaluation.features import high_level_features
 
@@ -72,6 +72,8 @@ def rank_candidates(metrics: Mapping[str, Any]) -> list[str]:
     pass (e.g. a classifier too weak for a small sample) cannot put it first alone.
     """
     names = list(metrics["candidates"])
+    if not names:
+        return []
 
     def figures(name: str) -> list[float]:
         entry = metrics["candidates"][name]
@@ -80,9 +82,9 @@ def rank_candidates(metrics: Mapping[str, Any]) -> list[str]:
         out += [abs(entry[k]["auc"] - 0.5) for k in ("classifier_low", "classifier_high") if k in entry]
         return out
 
-    table = np.array([figures(n) for n in names]) if names else np.zeros((0, 0))
-    ranks = table.argsort(axis=0).argsort(axis=0).sum(axis=1) if names else np.zeros(0)
-    return [names[i] for i in np.lexsort((table[:, 0] if names else [], ranks))]
+    table = np.array([figures(n) for n in names])
+    ranks = table.argsort(axis=0).argsort(axis=0).sum(axis=1)
+    return [names[i] for i in np.lexsort((table[:, 0], ranks))]  # rank sum first, then E_sum/E_inc
 
 
 def _png(fig: Figure) -> str:
@@ -244,11 +246,6 @@ def _slices(
         ax.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig
-
-
-def _angles(data: ShowerData) -> NDArray:
-    """Polar angles of a sample, NaN (in no bin) where it has none recorded."""
-    return data.theta if data.theta is not None else np.full(len(data), np.nan)
 
 
 def _fmt(value: float | None, err: float | None = None, digits: int = 3) -> str:
@@ -423,7 +420,7 @@ def write_report(
     if all("per_theta_bin" in metrics["candidates"][n] for n in names) and names:
         body.append("<h2>Slices in polar angle</h2>")
         rows = {n: metrics["candidates"][n]["per_theta_bin"] for n in names}
-        cands = {n: (_angles(candidates[n]), feats[n]) for n in names}
+        cands = {n: (polar_angles(candidates[n]), feats[n]) for n in names}
         body.append(_img(_slices("theta_rad", reference.theta, ref_f, cands, rows, "rad"), "angle slices"))
         body.append(_bin_table("theta_rad", "rad", rows))
 
