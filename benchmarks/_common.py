@@ -62,6 +62,7 @@ def environment() -> dict[str, Any]:
         "logical_cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": package_version("numpy"),
+        "torch": package_version("torch"),
         "calzone": calzone,
         "geant4": _GEANT4_OF_CALZONE.get(calzone or "", f"unknown (calzone {calzone})"),
         "caloforge": package_version("caloforge"),

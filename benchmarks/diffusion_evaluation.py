@@ -1,12 +1,15 @@
-"""Judge a diffusion run with the validation suite on held-out Geant4 showers, and time its generation.
+"""Judge diffusion runs with the validation suite on held-out Geant4 showers, and time their generation.
 
-    python benchmarks/diffusion_evaluation.py --run runs/par04-siw-diffusion -n 10000 --steps 6
+    python benchmarks/diffusion_evaluation.py --run runs/par04-siw-diffusion:12 \
+        --run runs/par04-siw-diffusion-distilled:1 --run runs/par04-siw-diffusion-distilled:4 -n 10000
     python benchmarks/diffusion_evaluation.py --run runs/par04-siw-diffusion --quick
 
-Reference: data/par04-siw/e-_normal_val.h5 (seed 2), never used for training (validation during
-training uses its first 1000 showers for the learning curve only). The model generates at the
-reference's incident energies (seed 11). Writes benchmarks/results/diffusion_evaluation.json and the
-report to benchmarks/results/diffusion/report/.
+Each ``--run RUN[:STEPS]`` is one candidate (a run folder or a built-in model name, sampled with STEPS
+steps, default the model's own); all are judged in one report against the same reference:
+data/par04-siw/e-_normal_val.h5 (seed 2), never used for training (validation during training uses
+its first 1000 showers for the learning curve only). Every model generates at the reference's incident
+energies (seed 11). Writes benchmarks/results/diffusion_evaluation.json (the AUC gap of each distilled
+generator to the first, full-sampler candidate included) and the report to results/diffusion/report/.
 """
 
 from __future__ import annotations
@@ -25,48 +28,76 @@ from caloforge.data import read_showers, write_showers
 from caloforge.evaluation.evaluate import evaluate_files
 from caloforge.models.generate import load_model
 
+TARGETS = {"auc_cells": 0.65, "auc_high_level": 0.60, "sp_esum_over_einc": 0.02, "distilled_auc_gap": 0.05}
+
+
+def _spec(text: str) -> tuple[str, int | None]:
+    run, _, steps = text.rpartition(":") if ":" in text else (text, "", "")
+    return run, int(steps) if steps else None
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", default="runs/par04-siw-diffusion")
+    parser.add_argument("--run", action="append", help="RUN[:STEPS], repeatable (default runs/par04-siw-diffusion)")
     parser.add_argument("--reference", type=Path, default=Path("data/par04-siw/e-_normal_val.h5"))
     parser.add_argument("-n", type=int, default=10_000)
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     parser.add_argument("--quick", action="store_true", help="1000 showers")
     args = parser.parse_args()
+    specs = [_spec(s) for s in (args.run or ["runs/par04-siw-diffusion"])]
     n = 1000 if args.quick else args.n
-    model = load_model(args.run)
     ref = read_showers(args.reference, stop=n)
-    settings = {"run": args.run, "reference": str(args.reference), "showers": len(ref), "steps": args.steps}
-    rec = Recorder("diffusion_evaluation_quick" if args.quick else "diffusion_evaluation", settings)
-    start = time.perf_counter()
-    showers = model.sample(ref.incident_energies, steps=args.steps, seed=11)
-    generate_s = time.perf_counter() - start
-    log(f"generated {len(ref)} showers in {generate_s:.0f} s")
+    rec = Recorder(
+        "diffusion_evaluation_quick" if args.quick else "diffusion_evaluation",
+        {"runs": [f"{r}:{s or 'default'}" for r, s in specs], "reference": str(args.reference), "showers": len(ref)},
+    )
     out = RESULTS_DIR / ("diffusion_quick" if args.quick else "diffusion")
+    candidates: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        meta = replace(ref.meta, generator=f"caloforge {model.label}", seed=11)
-        cand = write_showers(Path(tmp) / "diffusion.h5", replace(ref, showers=showers, meta=meta))
+        files = []
+        for run, steps in specs:
+            model = load_model(run)
+            k = steps or model.default_steps
+            name = f"{model.label}, {k} step{'s' if k > 1 else ''}"
+            start = time.perf_counter()
+            showers = model.sample(ref.incident_energies, steps=k, seed=11)
+            seconds = time.perf_counter() - start
+            log(f"{name}: generated {len(ref)} showers in {seconds:.0f} s")
+            meta = replace(ref.meta, generator=f"caloforge {model.label}", seed=11)
+            files.append(write_showers(Path(tmp) / f"{len(files)}.h5", replace(ref, showers=showers, meta=meta)))
+            log_csv = Path(run) / "log.csv"
+            candidates[name] = {
+                "run": run,
+                "sampling_steps": k,
+                "distilled": model.distilled,
+                "generate_s": round(seconds, 1),
+                "ms_per_shower_generation": round(seconds / len(ref) * 1e3, 2),
+                "mean_esum_ratio": float(showers.sum(1).mean() / ref.showers.sum(1).mean()),
+                "training_log": list(csv.DictReader(log_csv.open())) if log_csv.exists() else [],
+            }
         reference = write_showers(Path(tmp) / "geant4.h5", ref)
         shutil.rmtree(out / "report", ignore_errors=True)
-        metrics = evaluate_files(reference, [cand], out / "report", names=[model.label], seed=1,
-                                 progress=lambda s: log(f"  {s}"))  # fmt: skip
-    e = metrics["candidates"][model.label]
-    log_csv = Path(args.run) / "log.csv"
-    curve = list(csv.DictReader(log_csv.open())) if log_csv.exists() else []
-    figures = {
-        "auc_cells": e["classifier_low"]["auc"],
-        "auc_high_level": e["classifier_high"]["auc"],
-        "sp_esum_over_einc": e["histograms"]["esum_over_einc"]["separation_power"],
-        "mean_esum_ratio": float(showers.sum(1).mean() / ref.showers.sum(1).mean()),
-        "fpd": e["fpd"], "fpd_noise_floor": e["fpd_noise_floor"], "kpd": e["kpd"],
-        "per_energy_bin": e["per_energy_bin"],
-        "generate_s": round(generate_s, 1), "ms_per_shower_generation": round(generate_s / len(ref) * 1e3, 2),
-        "sampling_steps": args.steps or model.default_steps, "distilled": model.distilled,
-        "training_log": curve,
-        "targets": {"auc_cells": 0.65, "auc_high_level": 0.60, "sp_esum_over_einc": 0.02},
-    }  # fmt: skip
-    log(f"wrote {rec.write(figures)}")
+        metrics = evaluate_files(
+            reference, files, out / "report", names=list(candidates), seed=1, progress=lambda s: log(f"  {s}")
+        )
+    for name, c in candidates.items():
+        e = metrics["candidates"][name]
+        c |= {
+            "auc_cells": e["classifier_low"]["auc"],
+            "auc_high_level": e["classifier_high"]["auc"],
+            "sp_esum_over_einc": e["histograms"]["esum_over_einc"]["separation_power"],
+            "separation_power": {k: h["separation_power"] for k, h in e["histograms"].items()},
+            "fpd": e["fpd"],
+            "fpd_noise_floor": e["fpd_noise_floor"],
+            "kpd": e["kpd"],
+            "kpd_noise_floor": e["kpd_noise_floor"],
+            "per_energy_bin": e["per_energy_bin"],
+            "targets": TARGETS,
+        }
+    full = next((c for c in candidates.values() if not c["distilled"]), None)
+    for c in candidates.values():
+        if c["distilled"] and full is not None:
+            c["auc_cells_gap_to_full_sampler"] = round(c["auc_cells"] - full["auc_cells"], 4)
+    log(f"wrote {rec.write({'candidates': candidates})}")
 
 
 if __name__ == "__main__":

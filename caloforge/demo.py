@@ -2,8 +2,9 @@
 
 The path: geometry -> Geant4 reference showers on the scoring mesh -> shower file -> a physics
 summary (calibration, response, shower depth) -> GFlash tuned on most of the showers -> stock and
-tuned GFlash showers at the energies of the held-out rest -> the validation report comparing both
-with Geant4 (``report/report.html``). The diffusion model joins the demo when it lands.
+tuned GFlash showers, and showers of the built-in diffusion model (``par04-siw-diffusion``, no training
+needed), at the energies of the held-out rest -> the validation report comparing them with Geant4
+(``report/report.html``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["run_demo"]
 
 _GEOMETRY = "par04-siw"
+_DIFFUSION = "par04-siw-diffusion"  # the built-in model trained on this geometry
 
 
 _ENERGY_GEV = (1.0, 30.0)
@@ -85,6 +87,7 @@ def _fit_and_validate(data: ShowerData, geo: Calorimeter, output_dir: Path, cons
     from caloforge.data import write_showers
     from caloforge.evaluation.evaluate import evaluate_files
     from caloforge.models import GFlash
+    from caloforge.models.generate import builtin_model_path, load_model
     from caloforge.models.gflash_tune import MIN_SHOWERS, tune_gflash
 
     n_test = int(len(data) * _HELD_OUT)
@@ -101,14 +104,20 @@ def _fit_and_validate(data: ShowerData, geo: Calorimeter, output_dir: Path, cons
         f"tuned on {len(train)} showers in {time.perf_counter() - start:.0f} s -> {output_dir / 'gflash.json'}"
     )
     files = [write_showers(output_dir / "test_geant4.h5", test, overwrite=True)]
-    for label, model in (("stock", GFlash.stock(geo, data.meta.mesh)), ("tuned", tuned)):
+    models = {"GFlash stock": GFlash.stock(geo, data.meta.mesh), "GFlash tuned": tuned}
+    if (builtin_model_path(_DIFFUSION) / "model.safetensors").exists():
+        models["diffusion (built-in)"] = load_model(_DIFFUSION, geo.name)
+    for label, model in models.items():
+        start = time.perf_counter()
         showers = model.sample(test.incident_energies, seed=7)
-        meta = replace(test.meta, generator=f"caloforge gflash ({label})", seed=7)
-        files.append(write_showers(output_dir / f"gflash_{label}.h5", replace(test, showers=showers, meta=meta),
+        console.print(f"{label}: {len(test)} showers in {time.perf_counter() - start:.1f} s")
+        meta = replace(test.meta, generator=f"caloforge {label}", seed=7)
+        name = label.split(" (")[0].replace(" ", "_").lower()
+        files.append(write_showers(output_dir / f"{name}.h5", replace(test, showers=showers, meta=meta),
                                    overwrite=True))  # fmt: skip
-    console.print(f"validating both against {n_test} held-out Geant4 showers ...")
-    metrics = evaluate_files(files[0], files[1:], output_dir / "report", names=["GFlash stock", "GFlash tuned"])
-    table = Table(title="GFlash against held-out Geant4 (0.5 = indistinguishable; SP 0 = identical)")
+    console.print(f"validating {len(models)} fast simulators against {n_test} held-out Geant4 showers ...")
+    metrics = evaluate_files(files[0], files[1:], output_dir / "report", names=list(models))
+    table = Table(title="Fast simulation against held-out Geant4 (0.5 = indistinguishable; SP 0 = identical)")
     for col in ("model", "AUC cells", "AUC high-level", "SP E_sum/E_inc", "SP shower depth", "SP radial width"):
         table.add_column(col, justify="right")
     for name, e in metrics["candidates"].items():

@@ -26,7 +26,7 @@ from caloforge.models.diffusion.backbone import condition_vector
 from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser
 from caloforge.models.diffusion.distill import ConsistencyStudent, consistency_loss
-from caloforge.models.diffusion.model import MODEL_FILE, DiffusionModel
+from caloforge.models.diffusion.model import FORMAT_VERSION, MODEL_FILE, DiffusionModel
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import training_sigmas
 
@@ -78,7 +78,7 @@ def _new_run(
 ) -> tuple[DiffusionConfig, ShowerTransform, EDMDenoiser]:
     showers = np.concatenate([p.showers for p in parts])
     energies = np.concatenate([p.incident_energies for p in parts]).astype(np.float64)
-    transform = ShowerTransform.fit(showers, energies)
+    transform = ShowerTransform.fit(showers, energies, parts[0].meta.mesh.shape[0])
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     thetas = np.concatenate([p.theta if p.theta is not None else np.full(len(p), math.pi / 2) for p in parts])
     geometries = tuple(dict.fromkeys(p.meta.geometry or "unknown" for p in parts))
@@ -163,7 +163,7 @@ def train_diffusion(
     out = Path(out_dir)
     parts = _read_training(data)
     device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    meta = {"family": "diffusion", "format_version": 1, "mesh": asdict(parts[0].meta.mesh),
+    meta = {"family": "diffusion", "format_version": FORMAT_VERSION, "mesh": asdict(parts[0].meta.mesh),
             "geometry": parts[0].meta.geometry, "particle": parts[0].meta.particle,
             "geometry_json": parts[0].meta.geometry_json, "sampling_fraction": parts[0].meta.sampling_fraction,
             "eps": 0.0, "label": "diffusion" if teacher is None else "diffusion (distilled)",

@@ -14,26 +14,48 @@ from caloforge.models.diffusion import DiffusionConfig, EDMDenoiser, ShowerTrans
 TINY = DiffusionConfig(patch=(5, 4, 3), dim=32, depth=1, heads=2)
 
 
+WIDTH = 6480 + 45 + 1  # cells, layer fractions, E_sum / E
+
+
 def test_transform_round_trip_is_exact_to_float_precision(rng):
     showers = rng.exponential(5.0, size=(50, 6480)).astype(np.float32) * (rng.random((50, 6480)) < 0.3)
+    showers[0, :144] = 0  # an empty first layer
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies)
+    transform = ShowerTransform.fit(showers, energies, 45)
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
-    assert z.dtype == torch.float32 and abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
+    assert z.shape == (50, WIDTH) and z.dtype == torch.float32
+    assert abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
     np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
-    huge = transform.inverse(torch.full((1, 6480), 1e3), torch.tensor([1e4]))[0].numpy()
-    most = (showers / energies[:, None]).max(axis=0) * 1e4  # each cell's largest training fraction, at 10 GeV
-    assert np.all(huge <= most * (1 + 1e-4) + 1e-6)  # capped there (and so never above E)
+
+
+def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng):
+    showers = rng.exponential(5.0, size=(50, 6480)).astype(np.float32) * (rng.random((50, 6480)) < 0.3)
+    energies = rng.uniform(1e3, 1e5, 50)
+    transform = ShowerTransform.fit(showers, energies, 45)
+    z = torch.randn(20, WIDTH, generator=torch.Generator().manual_seed(0)) * 3  # an imperfect model's output
+    e = torch.full((20,), 1e4)
+    x = transform.inverse(z, e).numpy().astype(np.float64)
+    v = z.double() * transform.std.double() + transform.mean.double()
+    u = (torch.exp(torch.minimum(v[:, -1], transform.v_max[-1].double())) - transform.eps).numpy()
+    np.testing.assert_allclose(x.sum(1), 1e4 * u, rtol=1e-5)  # E_sum is the model's one channel, exactly
+    assert np.all(x >= 0) and np.all(x.sum(1) <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5))
+    layers = x.reshape(20, 45, 144).sum(2)
+    assert np.all(layers.sum(1) > 0)
+    huge = transform.inverse(torch.full((1, WIDTH), 1e3), torch.tensor([1e4]))[0].numpy()
+    assert np.isfinite(huge).all() and huge.sum() <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5)
+    empty_cells = transform.inverse(torch.cat([torch.full((1, 6480), -1e3), torch.zeros(1, 46)], 1), e[:1])
+    mean_u = float(torch.exp(transform.mean[-1].double())) - transform.eps
+    assert float(empty_cells.sum()) == pytest.approx(1e4 * mean_u, rel=1e-4)  # all-empty layers keep their energy
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
     denoiser = EDMDenoiser(TINY)
-    x = torch.randn(3, 6480)
+    x = torch.randn(3, WIDTH)
     backbone = denoiser.backbone
-    assert torch.equal(backbone._unpatchify(backbone._patchify(x)), x)
-    assert TINY.tokens == 9 * 4 * 3
+    assert torch.equal(backbone._unpatchify(backbone._patchify(x[:, :6480])), x[:, :6480])
+    assert TINY.tokens == 9 * 4 * 3 + 9 + 1 and TINY.width == WIDTH
     sigma = torch.full((3,), 0.5)
     cond, geometry = torch.zeros(3, 5), torch.zeros(3, dtype=torch.long)
     c_skip = TINY.sigma_data**2 / (0.25 + TINY.sigma_data**2)
@@ -58,14 +80,14 @@ def test_a_tiny_model_overfits_a_handful_of_showers():
     calo = get_geometry("par04-siw")
     energies = np.geomspace(2e3, 5e4, 8)
     showers = GFlash.stock(calo, mesh_for(calo)).sample(energies, seed=1)
-    transform = ShowerTransform.fit(showers, energies)
+    transform = ShowerTransform.fit(showers, energies, 45)
     x = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         denoiser = EDMDenoiser(DiffusionConfig(patch=(5, 4, 3), dim=64, depth=2, heads=2))
     g = torch.Generator().manual_seed(1)
     cond, geometry = torch.randn(8, 5, generator=g), torch.zeros(8, dtype=torch.long)
-    noise, sigma = torch.randn(8, 6480, generator=g), torch.ones(8)  # one fixed noisy batch to memorise
+    noise, sigma = torch.randn(8, WIDTH, generator=g), torch.ones(8)  # one fixed noisy batch to memorise
 
     def loss() -> torch.Tensor:
         return denoiser.loss(x, noise, sigma, cond, geometry)
@@ -103,7 +125,7 @@ def test_consistency_student_starts_at_its_boundary_and_learns():
         teacher = EDMDenoiser(TINY)
     student = ConsistencyStudent.from_teacher(teacher)
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(6, 6480, generator=g)
+    x = torch.randn(6, WIDTH, generator=g)
     cond, geometry = torch.zeros(6, 5), torch.zeros(6, dtype=torch.long)
     lo = torch.full((6,), TINY.sigma_min)
     torch.testing.assert_close(student(x, lo, cond, geometry), x)  # f(x, sigma_min) = x exactly
@@ -117,6 +139,6 @@ def test_consistency_student_starts_at_its_boundary_and_learns():
         losses.append(float(loss.detach()))
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     for sigmas in (torch.tensor([80.0]), torch.tensor([80.0, 2.0, 0.5])):  # 1 and 3 steps
-        out = sample_consistency(student, torch.randn(6, 6480, generator=g), sigmas, cond=cond, geometry=geometry,
+        out = sample_consistency(student, torch.randn(6, WIDTH, generator=g), sigmas, cond=cond, geometry=geometry,
                                  generator=g)  # fmt: skip
-        assert out.shape == (6, 6480) and torch.isfinite(out).all()
+        assert out.shape == (6, WIDTH) and torch.isfinite(out).all()

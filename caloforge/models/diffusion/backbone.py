@@ -1,9 +1,12 @@
 """The transformer over patches of the (layer, angle, radius) mesh that the EDM denoiser wraps.
 
-It sees ``c_in x``, ``c_noise`` and the condition, and knows nothing of EDM. Each token is a patch of
-``patch`` cells; its position enters as learned embeddings of the layer-patch and radius-patch index
-(ordered quantities) and as Fourier features of the patch's angle (periodic, so the first and last
-angular patches are neighbours). The condition (log E, theta, phi, noise level, geometry) modulates
+It sees ``c_in x``, ``c_noise`` and the condition, and knows nothing of EDM. ``x`` is the vector of
+:mod:`~caloforge.models.diffusion.preprocessing`: cells, layer fractions, E_sum / E. Each cell token is
+a patch of ``patch`` cells; its position enters as learned embeddings of the layer-patch and
+radius-patch index (ordered quantities) and as Fourier features of the patch's angle (periodic, so the
+first and last angular patches are neighbours). Each layer patch has one more token holding its layers'
+fractions of E_sum (with the same layer embedding, so it sits next to its cells), and one token holds
+E_sum / E. The condition (log E, theta, phi, noise level, geometry) modulates
 every block through adaptive layer norm (shift, scale and a gate initialised to zero, as in DiT:
 W. Peebles and S. Xie, arXiv:2212.09748), so the untrained network is the identity on its residual path.
 """
@@ -49,7 +52,7 @@ class _Block(nn.Module):
 
 
 class ShowerTransformer(nn.Module):
-    """``forward(x, c_noise, cond, geometry)``: (B, L*A*R), (B,), (B, 5), (B,) long -> (B, L*A*R)."""
+    """``forward(x, c_noise, cond, geometry)``: (B, W), (B,), (B, 5), (B,) long -> (B, W), W = config.width."""
 
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__()
@@ -59,6 +62,10 @@ class ShowerTransformer(nn.Module):
         patch_cells = pl * pa * pr
         d = config.dim
         self.embed = nn.Linear(patch_cells, d)
+        self.embed_layers = nn.Linear(pl, d)  # the layer fractions of one layer patch
+        self.embed_total = nn.Linear(1, d)  # E_sum / E
+        self.kind = nn.Parameter(torch.zeros(3, d))  # cell patch, layer fractions, total
+        nn.init.normal_(self.kind, std=0.02)
         self.layer_pos = nn.Parameter(torch.zeros(self.grid[0], d))
         self.radius_pos = nn.Parameter(torch.zeros(self.grid[2], d))
         nn.init.normal_(self.layer_pos, std=0.02)
@@ -75,7 +82,9 @@ class ShowerTransformer(nn.Module):
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
         self.out_modulation = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, patch_cells)
-        for layer in (self.out_modulation, self.out):
+        self.out_layers = nn.Linear(d, pl)
+        self.out_total = nn.Linear(d, 1)
+        for layer in (self.out_modulation, self.out, self.out_layers, self.out_total):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         self.register_buffer("frequencies", torch.exp(torch.linspace(0, math.log(1000.0), 16)), persistent=False)
@@ -102,9 +111,18 @@ class ShowerTransformer(nn.Module):
         angles = c_noise.reshape(-1, 1) * self.frequencies
         noise = self.noise_embed(torch.cat([torch.cos(angles), torch.sin(angles)], dim=1))
         c = noise + self.cond_embed(cond) + self.geometry_embed(geometry)
-        h = self.embed(self._patchify(x)) + self._positions()
+        L, gl = self.config.mesh[0], self.grid[0]
+        n = self.config.width - L - 1
+        cells = self.embed(self._patchify(x[:, :n])) + self._positions() + self.kind[0]
+        layers = self.embed_layers(x[:, n : n + L].reshape(-1, gl, L // gl)) + self.layer_pos + self.kind[1]
+        total = self.embed_total(x[:, n + L :]).unsqueeze(1) + self.kind[2]
+        h = torch.cat([cells, layers, total], dim=1)
         c_act = nn.functional.silu(c)
         for block in self.blocks:
             h = block(h, c_act)
         shift, scale = self.out_modulation(c_act).unsqueeze(1).chunk(2, dim=-1)
-        return self._unpatchify(self.out(self.norm_out(h) * (1 + scale) + shift))
+        h = self.norm_out(h) * (1 + scale) + shift
+        n_patches = cells.shape[1]
+        out_cells = self._unpatchify(self.out(h[:, :n_patches]))
+        out_layers = self.out_layers(h[:, n_patches : n_patches + gl]).reshape(-1, L)
+        return torch.cat([out_cells, out_layers, self.out_total(h[:, -1])], dim=1)

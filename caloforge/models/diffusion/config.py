@@ -15,9 +15,9 @@ __all__ = ["DiffusionConfig"]
 class DiffusionConfig:
     """Architecture and EDM settings. ``mesh`` and ``patch`` are (layers, angles, radii).
 
-    The defaults (~1M parameters, 108 tokens of 5 x 4 x 3 cells) train on a CPU at ~0.5 s per step of
-    64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6`` (360 tokens, ~25M
-    parameters) is the GPU configuration.
+    The defaults (~1M parameters; 108 patches of 5 x 4 x 3 cells and 10 energy tokens) train on a CPU
+    at ~0.5 s per step of 64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6``
+    (360 patches, ~25M parameters) is the GPU configuration.
     """
 
     mesh: tuple[int, int, int] = (45, 16, 9)
@@ -49,7 +49,14 @@ class DiffusionConfig:
 
     @property
     def tokens(self) -> int:
-        return (self.mesh[0] // self.patch[0]) * (self.mesh[1] // self.patch[1]) * (self.mesh[2] // self.patch[2])
+        """Cell patches, plus one token per layer patch for the layer fractions, plus one for E_sum / E."""
+        cells = (self.mesh[0] // self.patch[0]) * (self.mesh[1] // self.patch[1]) * (self.mesh[2] // self.patch[2])
+        return cells + self.mesh[0] // self.patch[0] + 1
+
+    @property
+    def width(self) -> int:
+        """Length of the vector the model denoises: cells, layer fractions, E_sum / E (see preprocessing)."""
+        return self.mesh[0] * self.mesh[1] * self.mesh[2] + self.mesh[0] + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

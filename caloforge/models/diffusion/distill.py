@@ -18,7 +18,7 @@ from torch import nn
 
 from caloforge.models.diffusion.backbone import ShowerTransformer
 from caloforge.models.diffusion.config import DiffusionConfig
-from caloforge.models.diffusion.denoiser import EDMDenoiser
+from caloforge.models.diffusion.denoiser import EDMDenoiser, group_mean
 from caloforge.models.diffusion.schedule import edm_sigmas
 
 __all__ = ["ConsistencyStudent", "consistency_loss", "sample_consistency"]
@@ -59,7 +59,7 @@ def consistency_loss(
     n_levels: int = 18,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """One consistency-distillation loss on clean (transformed) showers ``x``: (B, cells)."""
+    """One consistency-distillation loss on clean (transformed) showers ``x``: (B, width)."""
     cfg = student.config
     levels = edm_sigmas(n_levels, cfg.sigma_min, cfg.sigma_max, cfg.rho)[:-1].flip(0).to(x)  # ascending
     n = torch.randint(0, n_levels - 1, (len(x),), generator=generator).to(x.device)
@@ -72,7 +72,7 @@ def consistency_loss(
         d2 = (x_euler - teacher(x_euler, sigma_lo, cond, geometry)) / sigma_lo[:, None]
         x_lo = x_hi + (sigma_lo - sigma_hi)[:, None] * (d + d2) / 2
         target = student(x_lo, sigma_lo, cond, geometry)
-    return ((student(x_hi, sigma_hi, cond, geometry) - target) ** 2).mean()
+    return group_mean((student(x_hi, sigma_hi, cond, geometry) - target) ** 2, cfg)
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ from caloforge.models.diffusion.schedule import edm_sigmas
 __all__ = ["DiffusionModel"]
 
 MODEL_FILE = "model.safetensors"
+FORMAT_VERSION = 2  # 2: factorised transform (cells, layer fractions, E_sum / E)
 
 
 @dataclass
@@ -52,6 +53,10 @@ class DiffusionModel:
         tensors, meta = load_tensors(path)
         if meta.get("family") != "diffusion":
             msg = f"{path}: not a diffusion model (family {meta.get('family')!r})"
+            raise CaloforgeError(msg)
+        if meta.get("format_version", 1) < FORMAT_VERSION:
+            msg = (f"{path}: written by an older caloforge (format {meta.get('format_version', 1)}, cell-only "
+                   f"transform); this version reads format {FORMAT_VERSION}: retrain the model")  # fmt: skip
             raise CaloforgeError(msg)
         config = DiffusionConfig.from_dict(meta["config"], where=f"{path} (config)")
         weights = {k.removeprefix("ema."): v for k, v in tensors.items() if k.startswith("ema.")}
@@ -130,7 +135,7 @@ class DiffusionModel:
             sl = slice(start, start + batch_size)
             energies = torch.as_tensor(e[sl])
             cond = condition_vector(energies, torch.as_tensor(th[sl]), torch.as_tensor(ph[sl])).to(device)
-            noise = torch.randn(len(energies), self.mesh.n_cells, generator=generator).to(device)
+            noise = torch.randn(len(energies), self.config.width, generator=generator).to(device)
             g = torch.full((len(energies),), geometry, dtype=torch.long, device=device)
             if self.distilled:
                 z = sample_consistency(self.denoiser, noise, sigmas.to(device), cond=cond, geometry=g,

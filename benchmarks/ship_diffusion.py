@@ -1,0 +1,141 @@
+"""Put a trained diffusion run into the package as a built-in model, with its model card.
+
+    python benchmarks/ship_diffusion.py --run runs/par04-siw-diffusion \
+        --evaluation benchmarks/results/diffusion_evaluation.json --speed benchmarks/results/diffusion_speed.json
+
+Writes caloforge/models/pretrained/NAME/model.safetensors (the EMA weights and the shower transform
+only: no raw weights, no optimizer state) and MODEL_CARD.md (data, training budget, hardware,
+preprocessing, every validation figure, limits) from the run's checkpoint and the benchmark results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from caloforge.models.checkpoint import load_tensors, save_tensors
+from caloforge.models.diffusion.model import MODEL_FILE
+from caloforge.models.generate import builtin_model_path
+
+LIMIT_MB = 20.0
+
+
+def _figures_table(evaluation: dict) -> str:
+    rows = []
+    for name, e in evaluation["figures"]["candidates"].items():
+        t = e["targets"]
+        rows.append(
+            f"| {name} | {e['sampling_steps']} | {e['auc_cells']:.3f} (<= {t['auc_cells']}) | "
+            f"{e['auc_high_level']:.3f} (<= {t['auc_high_level']}) | "
+            f"{e['sp_esum_over_einc']:.4f} (<= {t['sp_esum_over_einc']}) | {e['mean_esum_ratio']:.4f} | "
+            f"{e['fpd']:.3f} (floor {e['fpd_noise_floor']:.3f}) | {e['ms_per_shower_generation']:.1f} |"
+        )
+    head = (
+        "| generator | steps | AUC cells | AUC high-level | SP E_sum/E_inc | mean E_sum ratio | FPD | ms/shower |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    return "\n".join([head, *rows])
+
+
+def _energy_table(evaluation: dict) -> str:
+    lines = ["| generator | E bin (GeV) | showers | SP E_sum/E_inc | mean E_sum ratio |", "|---|---|---|---|---|"]
+    for name, e in evaluation["figures"]["candidates"].items():
+        for b in e["per_energy_bin"]:
+            lo, hi = b["energy_gev"]
+            lines.append(
+                f"| {name} | {lo:.3g}-{hi:.3g} | {b['n_reference']} | "
+                f"{b['separation_power']['esum_over_einc']:.4f} | {b['esum_over_einc_mean_ratio']:.4f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("runs/par04-siw-diffusion"))
+    parser.add_argument("--name", default="par04-siw-diffusion")
+    parser.add_argument("--evaluation", type=Path, default=Path("benchmarks/results/diffusion_evaluation.json"))
+    parser.add_argument("--speed", type=Path, default=Path("benchmarks/results/diffusion_speed.json"))
+    parser.add_argument("--hardware", required=True, help="what the run trained on, e.g. '2 cores of an AMD EPYC'")
+    args = parser.parse_args()
+    tensors, meta = load_tensors(args.run / MODEL_FILE)
+    _, state = load_tensors(args.run / "state.safetensors")
+    evaluation = json.loads(args.evaluation.read_text())
+    judged = [c for c in evaluation["figures"]["candidates"].values() if Path(c["run"]) == args.run]
+    if not judged:
+        raise SystemExit(f"{args.evaluation} has no figures for {args.run}: run diffusion_evaluation.py on it first")
+    shipped = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    out = builtin_model_path(args.name)
+    out.mkdir(parents=True, exist_ok=True)
+    path = save_tensors(
+        out / MODEL_FILE,
+        shipped,
+        meta | {"label": "diffusion (built-in)", "built_in": args.name, "default_steps": judged[0]["sampling_steps"]},
+    )
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > LIMIT_MB:
+        path.unlink()
+        raise SystemExit(f"{args.name}: {size_mb:.1f} MB is above the {LIMIT_MB} MB a built-in model may take")
+    speed = json.loads(args.speed.read_text()) if args.speed.exists() else None
+    settings, cfg = state["settings"], meta["config"]
+    params = sum(v.numel() for k, v in shipped.items() if k.startswith("ema."))
+    train = meta["data"]
+    history = state["history"]
+    card = f"""# {args.name}: the built-in diffusion model of caloforge
+
+A transformer diffusion model (EDM) for e- showers in `{meta["geometry"]}` on the {" x ".join(map(str, cfg["mesh"]))}
+scoring mesh, conditioned on the incident energy ({cfg["energy_range_gev"][0]:.3g}-{cfg["energy_range_gev"][1]:.3g} GeV,
+clamped with a warning outside) at normal incidence. Use it with
+
+    caloforge generate {args.name} -E 1:100 -n 1000 -o showers.h5 [--steps K]
+
+or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {params / 1e6:.2f}M parameters
+(patch {cfg["patch"]}, dim {cfg["dim"]}, depth {cfg["depth"]}, heads {cfg["heads"]}).
+
+## Read this first
+
+Measured against {evaluation["settings"]["showers"]} held-out Geant4 showers (below), this model does
+**not** reach the accuracy targets caloforge sets for physics use (AUC cells <= 0.65, high-level <= 0.60,
+SP E_sum/E_inc <= 0.02): it was trained on two CPU cores for {history[-1]["elapsed_s"] / 3600:.1f} h. It is
+shipped so that `caloforge generate` and `caloforge demo` work without training, and as a starting point
+for fine-tuning; train a larger one on a GPU (`benchmarks/diffusion_training.sh`) for physics.
+
+## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
+
+A shower is factorised as x_lk = E u f_l c_lk: u = E_sum / E (one channel), f_l = E_l / E_sum (45 layer
+fractions), c_lk = x_lk / E_l (144 cell fractions per layer). Each number y becomes ln(y + 1e-7),
+standardised per channel on the training set. The inverse caps each channel at its training maximum,
+sets fractions below 1e-9 to 0 and renormalises the fractions, so a shower deposits exactly E u.
+
+## Training
+
+- Data: {", ".join(f"{d['file']} ({d['showers']} showers, seed {d['seed']})" for d in train)}; Geant4
+  reference showers from `caloforge simulate` (see benchmarks/make_datasets.sh).
+- Steps: {state["step"]} of batch {settings["batch_size"]}, Adam lr {settings["lr"]} (cosine, warm-up
+  {settings["warmup_steps"]}), EMA {settings["ema_decay"]}, seed {settings["seed"]}; final loss
+  {history[-1]["loss"]:.4f}; {history[-1]["elapsed_s"] / 60:.0f} min on {args.hardware}.
+- Command: `benchmarks/diffusion_training.sh` (the settings above).
+
+## Validation (benchmarks/diffusion_evaluation.py; report in benchmarks/results/diffusion/report/)
+
+{_figures_table(evaluation)}
+
+Per energy bin:
+
+{_energy_table(evaluation)}
+"""
+    if speed is not None:
+        f = speed["figures"]
+        card += (
+            f"\n## Speed (benchmarks/diffusion_speed.py, {speed['settings']['device']}, 50 GeV)\n\n"
+            f"Geant4, one worker, same run: {f['geant4_ms_per_shower_one_worker']} ms per shower.\n\n"
+            "| sampler | ms per shower | speed-up over Geant4 |\n|---|---|---|\n"
+            + "\n".join(f"| {k} | {v} | {f['speedup_over_geant4'][k]}x |" for k, v in f["ms_per_shower"].items())
+            + "\n"
+        )
+    (out / "MODEL_CARD.md").write_text(card)
+    print(f"wrote {path} ({size_mb:.1f} MB) and {out / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
