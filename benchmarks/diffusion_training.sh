@@ -6,8 +6,12 @@
 # interrupted run (--resume is added when the run folder exists). On a GPU set DEVICE=cuda and the
 # larger model: CONFIG="--patch 3,2,3 --dim 384 --depth 12 --heads 6".
 #
+# With TEACHER set, the run distils that trained run into a 1-4-step consistency generator instead.
+#
 #   benchmarks/diffusion_training.sh                 # CPU defaults: ~1M parameters, 64 showers per step
 #   MAX_TIME=3000 STEPS=30000 benchmarks/diffusion_training.sh
+#   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=2000 LR=1e-4 \
+#       benchmarks/diffusion_training.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${RUN:-runs/par04-siw-diffusion}"
@@ -20,4 +24,4 @@ resume=()
 caloforge train diffusion -d data/par04-siw/e-_normal_train.h5 --validation data/par04-siw/e-_normal_val.h5 \
     -o "$RUN" --steps "$STEPS" --batch-size "${BATCH:-64}" --lr "${LR:-5e-4}" --max-time "$MAX_TIME" \
     --validate-every "${VALIDATE_EVERY:-2500}" --validation-showers "${VAL_SHOWERS:-1000}" --seed 0 \
-    ${DEVICE:+--device "$DEVICE"} $CONFIG "${resume[@]}"
+    ${DEVICE:+--device "$DEVICE"} ${TEACHER:+--teacher "$TEACHER"} $CONFIG "${resume[@]}"
