@@ -170,6 +170,7 @@ def compare_showers(
     force: bool = False,
     classifier_options: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    features: dict[str, dict[str, NDArray]] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the validation suite for each candidate against the reference.
 
@@ -185,6 +186,8 @@ def compare_showers(
         force: compare even when geometry or particle differ (the mesh must always agree).
         classifier_options: extra keyword arguments of :func:`classifier_two_sample_test`.
         progress: called with a short line as each stage starts (the CLI prints it).
+        features: a cache of high-level features by name ("reference" and the candidates' names),
+            filled here where missing, so that :func:`~caloforge.evaluation.write_report` can reuse them.
 
     Returns:
         ``{"reference": {...}, "candidates": {name: {"histograms": ..., "fpd", "kpd" and their "fpd_noise_floor",
@@ -199,9 +202,16 @@ def compare_showers(
     for name, cand in candidates.items():  # all checked before any slow work
         check_compatible(reference, cand, name=name, force=force)
     say = progress or (lambda _line: None)
+    features = {} if features is None else features
+
+    def features_of(name: str, data: ShowerData) -> dict[str, NDArray]:
+        if name not in features:
+            features[name] = high_level_features(data.showers, data.incident_energies, data.meta.mesh,
+                                                 threshold_mev=threshold_mev)  # fmt: skip
+        return features[name]
+
     say("reference: high-level features")
-    ref_f = high_level_features(reference.showers, reference.incident_energies, reference.meta.mesh,
-                                threshold_mev=threshold_mev)  # fmt: skip
+    ref_f = features_of("reference", reference)
     ref_vec = calochallenge_vector(ref_f)
     ref_low = _low_level(reference, threshold_mev) if classifier else None
     varies_angle = reference.theta is not None and float(np.ptp(reference.theta)) > 1e-6
@@ -221,8 +231,7 @@ def compare_showers(
     floors: dict[tuple[str, int], tuple[float, float]] = {}  # (distance, candidate size) -> noise floor
     for name, cand in candidates.items():
         say(f"{name}: features, histograms and slices")
-        cand_f = high_level_features(cand.showers, cand.incident_energies, cand.meta.mesh,
-                                     threshold_mev=threshold_mev)  # fmt: skip
+        cand_f = features_of(name, cand)
         cand_vec = calochallenge_vector(cand_f)
         opts = _classifier_options(classifier_options, min(len(reference), len(cand)), seed) if classifier else None
         entry: dict[str, Any] = {

@@ -125,6 +125,7 @@ def evaluate_files(
     for label, path in zip(labels, candidates, strict=True):
         say(f"reading {path}")
         cands[label] = read_showers(path, stop=max_showers)
+    features: dict[str, Any] = {}  # computed once, for the comparison and the report
     metrics = compare_showers(
         ref,
         cands,
@@ -135,6 +136,7 @@ def evaluate_files(
         force=force,
         classifier_options=classifier_options,
         progress=progress,
+        features=features,
     )
     metrics["reference"].update(_file_info(ref_path, ref))
     for label, path in zip(labels, candidates, strict=True):
@@ -161,7 +163,7 @@ def evaluate_files(
     out.mkdir(parents=True, exist_ok=True)
     say("writing the report")
     metrics["run"]["wall_s"] = time.perf_counter() - start  # the report's own time is added below
-    write_report(ref, cands, metrics, out / "report.html")
+    write_report(ref, cands, metrics, out / "report.html", features=features)
     metrics["run"]["report_s"] = time.perf_counter() - compared
     metrics["run"]["wall_s"] = time.perf_counter() - start
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json_default) + "\n", encoding="utf-8")

@@ -351,6 +351,7 @@ def write_report(
     path: str | Path,
     *,
     title: str = "caloforge validation report",
+    features: Mapping[str, dict[str, NDArray]] | None = None,
 ) -> Path:
     """Write the report page of ``metrics`` (from :func:`compare_showers`) for these samples.
 
@@ -361,14 +362,19 @@ def write_report(
             a ``run`` block of versions, date and timing, as ``caloforge evaluate`` adds).
         path: the HTML file to write.
         title: the page title.
+        features: high-level features by name as :func:`compare_showers` cached them (computed here
+            where missing).
 
     Returns:
         The path written.
     """
     threshold = float(metrics["threshold_mev"])
     names = rank_candidates(metrics)
+    cached = features or {}
     feats = {
-        name: high_level_features(d.showers, d.incident_energies, d.meta.mesh, threshold_mev=threshold)
+        name: cached[name]
+        if name in cached
+        else high_level_features(d.showers, d.incident_energies, d.meta.mesh, threshold_mev=threshold)
         for name, d in {"reference": reference, **candidates}.items()
     }
     ref_f = feats.pop("reference")
