@@ -197,6 +197,10 @@ def train_diffusion(
             denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()
         ema = {k: v.detach().clone() for k, v in denoiser.state_dict().items()}
         step, history, elapsed, opt_state = 0, [], 0.0, None
+    if tuple(cfg.mesh) != tuple(parts[0].meta.mesh.shape):
+        source = "the teacher" if teacher_model is not None and not resume else "the run being resumed"
+        msg = f"{data[0]}: mesh {parts[0].meta.mesh.shape} does not match the mesh {tuple(cfg.mesh)} of {source}"
+        raise CaloforgeError(msg)
     meta["eps"] = transform.eps
     out.mkdir(parents=True, exist_ok=True)
     denoiser.to(device).train()

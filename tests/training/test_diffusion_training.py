@@ -93,6 +93,12 @@ def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
         DiffusionModel.load(tmp_path / "pickled.safetensors")
     with pytest.raises(CaloforgeError, match="no such checkpoint"):
         train_diffusion([files["train"]], tmp_path / "fresh", settings=QUICK, config=TINY, resume=True)
+    with pytest.raises(
+        CaloforgeError, match=r"mesh \(45, 16, 8\) does not match the mesh \(45, 16, 9\) of the teacher"
+    ):
+        train_diffusion([files["other_mesh"]], tmp_path / "student", settings=QUICK, teacher=run)
+    with pytest.raises(CaloforgeError, match=r"does not match the mesh \(45, 16, 9\) of the run being resumed"):
+        train_diffusion([files["other_mesh"]], run, settings=QUICK, resume=True)
 
 
 def test_cli_trains_and_generates(files, tmp_path, capsys):
