@@ -42,13 +42,21 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=Path("data/par04-siw/e-_normal_val.h5"))
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1000 showers")
+    parser.add_argument(
+        "--batch-size", type=int, default=200, help="showers per network call (CPU: 100-200 is fastest)"
+    )
     args = parser.parse_args()
     specs = [_spec(s) for s in (args.run or ["runs/par04-siw-diffusion"])]
     n = 1000 if args.quick else args.n
     ref = read_showers(args.reference, stop=n)
     rec = Recorder(
         "diffusion_evaluation_quick" if args.quick else "diffusion_evaluation",
-        {"runs": [f"{r}:{s or 'default'}" for r, s in specs], "reference": str(args.reference), "showers": len(ref)},
+        {
+            "runs": [f"{r}:{s or 'default'}" for r, s in specs],
+            "reference": str(args.reference),
+            "showers": len(ref),
+            "batch_size": args.batch_size,
+        },
     )
     out = RESULTS_DIR / ("diffusion_quick" if args.quick else "diffusion")
     candidates: dict[str, dict] = {}
@@ -59,7 +67,7 @@ def main() -> None:
             k = steps or model.default_steps
             name = f"{model.label}, {k} step{'s' if k > 1 else ''}"
             start = time.perf_counter()
-            showers = model.sample(ref.incident_energies, steps=k, seed=11)
+            showers = model.sample(ref.incident_energies, steps=k, seed=11, batch_size=args.batch_size)
             seconds = time.perf_counter() - start
             log(f"{name}: generated {len(ref)} showers in {seconds:.0f} s")
             meta = replace(ref.meta, generator=f"caloforge {model.label}", seed=11)
