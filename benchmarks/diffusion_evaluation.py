@@ -93,7 +93,10 @@ def main() -> None:
             "auc_cells": e["classifier_low"]["auc"],
             "auc_high_level": e["classifier_high"]["auc"],
             "sp_esum_over_einc": e["histograms"]["esum_over_einc"]["separation_power"],
-            "separation_power": {k: h["separation_power"] for k, h in e["histograms"].items()},
+            "separation_power": {
+                k: h["separation_power"] if "separation_power" in h else h["separation_power_median"]
+                for k, h in e["histograms"].items()
+            },  # per-layer features: the median over layers
             "fpd": e["fpd"],
             "fpd_noise_floor": e["fpd_noise_floor"],
             "kpd": e["kpd"],
