@@ -13,7 +13,7 @@ from caloforge.data import ShowerData, ShowerMeta, read_showers, write_showers
 from caloforge.errors import CaloforgeError
 from caloforge.geometry import ScoringMesh, get_geometry, mesh_for
 from caloforge.models import GFlash
-from caloforge.models.checkpoint import load_tensors
+from caloforge.models.checkpoint import load_tensors, save_tensors
 from caloforge.models.diffusion import DiffusionModel
 from caloforge.training import TrainSettings, train_diffusion
 
@@ -93,6 +93,10 @@ def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
         DiffusionModel.load(tmp_path / "pickled.safetensors")
     with pytest.raises(CaloforgeError, match="no such checkpoint"):
         train_diffusion([files["train"]], tmp_path / "fresh", settings=QUICK, config=TINY, resume=True)
+    tensors, meta = load_tensors(run / "model.safetensors")
+    save_tensors(tmp_path / "old.safetensors", tensors, meta | {"format_version": 1})
+    with pytest.raises(CaloforgeError, match=r"older caloforge .* cell-only transform.*retrain"):
+        DiffusionModel.load(tmp_path / "old.safetensors")
     with pytest.raises(
         CaloforgeError, match=r"mesh \(45, 16, 8\) does not match the mesh \(45, 16, 9\) of the teacher"
     ):
