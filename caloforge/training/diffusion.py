@@ -75,7 +75,8 @@ def _conditions(part: ShowerData) -> torch.Tensor:
 
 def _new_run(
     parts: list[ShowerData], overrides: dict[str, Any], seed: int
-) -> tuple[DiffusionConfig, ShowerTransform, EDMDenoiser]:
+) -> tuple[DiffusionConfig, ShowerTransform, EDMDenoiser, torch.Tensor]:
+    """Config, fitted transform, initialised denoiser and the transformed training set (reused by the loop)."""
     showers = np.concatenate([p.showers for p in parts])
     energies = np.concatenate([p.incident_energies for p in parts]).astype(np.float64)
     transform = ShowerTransform.fit(showers, energies, parts[0].meta.mesh.shape[0])
@@ -89,7 +90,7 @@ def _new_run(
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's RNG alone
         torch.manual_seed(seed)
         denoiser = EDMDenoiser(config)
-    return config, transform, denoiser
+    return config, transform, denoiser, z
 
 
 def _lr(settings: TrainSettings, step: int) -> float:
@@ -175,6 +176,7 @@ def train_diffusion(
     teacher_model = DiffusionModel.load(teacher, device=str(device)) if teacher is not None else None
     if teacher_model is not None:
         meta["teacher"] = str(teacher)
+    z: torch.Tensor | None = None  # the transformed training set
     if resume:
         tensors, model_meta = load_tensors(out / MODEL_FILE)
         state_tensors, state = load_tensors(out / STATE_FILE)
@@ -191,7 +193,7 @@ def train_diffusion(
             msg = f"{out} already holds a run (pass --resume to continue it, or choose another folder)"
             raise CaloforgeError(msg)
         if teacher_model is None:
-            cfg, transform, denoiser = _new_run(parts, config or {}, settings.seed)
+            cfg, transform, denoiser, z = _new_run(parts, config or {}, settings.seed)
         else:
             cfg, transform = teacher_model.config, teacher_model.transform
             denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()
@@ -209,7 +211,8 @@ def train_diffusion(
     if opt_state is not None:
         optimizer.load_state_dict(opt_state)
     energies = torch.as_tensor(np.concatenate([p.incident_energies for p in parts]), dtype=torch.float64)
-    z = transform.forward(torch.as_tensor(np.concatenate([p.showers for p in parts])), energies)
+    if z is None:  # a new run has it from fitting the transform
+        z = transform.forward(torch.as_tensor(np.concatenate([p.showers for p in parts])), energies)
     cond = torch.cat([_conditions(p) for p in parts])
     geometry = torch.cat([torch.full((len(p),), cfg.geometries.index(p.meta.geometry or "unknown"), dtype=torch.long)
                           for p in parts])  # fmt: skip

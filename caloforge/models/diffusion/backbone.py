@@ -111,8 +111,7 @@ class ShowerTransformer(nn.Module):
         angles = c_noise.reshape(-1, 1) * self.frequencies
         noise = self.noise_embed(torch.cat([torch.cos(angles), torch.sin(angles)], dim=1))
         c = noise + self.cond_embed(cond) + self.geometry_embed(geometry)
-        L, gl = self.config.mesh[0], self.grid[0]
-        n = self.config.width - L - 1
+        L, gl, n = self.config.mesh[0], self.grid[0], self.config.n_cells
         cells = self.embed(self._patchify(x[:, :n])) + self._positions() + self.kind[0]
         layers = self.embed_layers(x[:, n : n + L].reshape(-1, gl, L // gl)) + self.layer_pos + self.kind[1]
         total = self.embed_total(x[:, n + L :]).unsqueeze(1) + self.kind[2]

@@ -54,9 +54,13 @@ class DiffusionConfig:
         return cells + self.mesh[0] // self.patch[0] + 1
 
     @property
+    def n_cells(self) -> int:
+        return self.mesh[0] * self.mesh[1] * self.mesh[2]
+
+    @property
     def width(self) -> int:
         """Length of the vector the model denoises: cells, layer fractions, E_sum / E (see preprocessing)."""
-        return self.mesh[0] * self.mesh[1] * self.mesh[2] + self.mesh[0] + 1
+        return self.n_cells + self.mesh[0] + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -53,8 +53,7 @@ class EDMDenoiser(nn.Module):
 
 def group_mean(squared: torch.Tensor, config: DiffusionConfig) -> torch.Tensor:
     """Mean of per-channel squared errors (B, width) with cells, layer fractions and E_sum / E a third each."""
-    layers = config.mesh[0]
-    n = config.width - layers - 1
+    n = config.n_cells
     return (squared[:, :n].mean() + squared[:, n:-1].mean() + squared[:, -1].mean()) / 3
 
 
