@@ -7,9 +7,12 @@
 # larger model: CONFIG="--patch 3,2,3 --dim 384 --depth 12 --heads 6".
 #
 # With TEACHER set, the run distils that trained run into a 1-4-step consistency generator instead.
+# With INIT set, a new run starts from that trained run's weights wherever their shapes match.
 #
 #   benchmarks/diffusion_training.sh                 # CPU defaults: ~1M parameters, 64 showers per step
 #   MAX_TIME=3000 STEPS=30000 benchmarks/diffusion_training.sh
+#   INIT=runs/par04-siw-diffusion-f2 RUN=runs/par04-siw-diffusion STEPS=10500 LR=4e-4 MAX_TIME=6000 \
+#       benchmarks/diffusion_training.sh       # the shipped model (see its MODEL_CARD.md)
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=2000 LR=1e-4 \
 #       benchmarks/diffusion_training.sh
 set -euo pipefail
@@ -18,7 +21,7 @@ RUN="${RUN:-runs/par04-siw-diffusion}"
 STEPS="${STEPS:-20000}"
 MAX_TIME="${MAX_TIME:-3300}"
 CONFIG="${CONFIG:-}"
-resume=()
+resume=(${INIT:+--init "$INIT"})
 [[ -f "$RUN/model.safetensors" ]] && resume=(--resume)
 # shellcheck disable=SC2086
 caloforge train diffusion -d data/par04-siw/e-_normal_train.h5 --validation data/par04-siw/e-_normal_val.h5 \

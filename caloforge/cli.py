@@ -227,6 +227,9 @@ def train(
     teacher: Annotated[
         Path | None, typer.Option(help="Diffusion: distil this trained run into a 1-4-step generator.")
     ] = None,
+    init: Annotated[
+        Path | None, typer.Option(help="Diffusion: start from this trained run's weights where shapes match.")
+    ] = None,
 ) -> None:
     """Fit a fast simulator: GFlash (every parameter, for your geometry) or the diffusion model."""
     if model == "gflash":
@@ -265,7 +268,7 @@ def train(
                       highlight=False)  # fmt: skip
 
     path = train_diffusion(data, output_dir, validation=validation, settings=settings, config=overrides,
-                           resume=resume, teacher=teacher, progress=report)  # fmt: skip
+                           resume=resume, teacher=teacher, init=init, progress=report)  # fmt: skip
     typer.echo(f"run in {path}")
 
 

@@ -26,7 +26,7 @@ from caloforge.models.diffusion.backbone import condition_vector
 from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser
 from caloforge.models.diffusion.distill import ConsistencyStudent, consistency_loss
-from caloforge.models.diffusion.model import FORMAT_VERSION, MODEL_FILE, DiffusionModel
+from caloforge.models.diffusion.model import FORMAT_VERSION, MODEL_FILE, DiffusionModel, config_from_meta
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import training_sigmas
 
@@ -79,18 +79,38 @@ def _new_run(
     """Config, fitted transform, initialised denoiser and the transformed training set (reused by the loop)."""
     showers = np.concatenate([p.showers for p in parts])
     energies = np.concatenate([p.incident_energies for p in parts]).astype(np.float64)
-    transform = ShowerTransform.fit(showers, energies, parts[0].meta.mesh.shape[0])
+    base = DiffusionConfig.from_dict({**overrides, "mesh": list(parts[0].meta.mesh.shape)})
+    rings = base.mesh[2] if base.ring_fractions else 0
+    transform = ShowerTransform.fit(showers, energies, base.mesh[0], rings=rings)
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     thetas = np.concatenate([p.theta if p.theta is not None else np.full(len(p), math.pi / 2) for p in parts])
     geometries = tuple(dict.fromkeys(p.meta.geometry or "unknown" for p in parts))
-    config = DiffusionConfig.from_dict({**overrides, "mesh": list(parts[0].meta.mesh.shape),
-                                        "geometries": list(geometries), "sigma_data": float(z.std()),
-                                        "energy_range_gev": [float(energies.min()) / 1e3, float(energies.max()) / 1e3],
-                                        "theta_range": [float(thetas.min()), float(thetas.max())]})  # fmt: skip
+    config = replace(base, geometries=geometries, sigma_data=float(z.std()),
+                     energy_range_gev=(float(energies.min()) / 1e3, float(energies.max()) / 1e3),
+                     theta_range=(float(thetas.min()), float(thetas.max())))  # fmt: skip
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the caller's RNG alone
         torch.manual_seed(seed)
         denoiser = EDMDenoiser(config)
     return config, transform, denoiser, z
+
+
+def _initialise_from(denoiser: EDMDenoiser, run: str | Path) -> int:
+    """Copy the EMA weights of a trained run into every tensor of the same name and shape; returns how many.
+
+    A warm start: a new geometry, data set or vector layout keeps what the network learned about showers
+    (attention, conditioning) and learns the rest; tensors whose shape changed start fresh.
+    """
+    tensors, meta = load_tensors(Path(run) / MODEL_FILE if Path(run).is_dir() else run)
+    if meta.get("family") != "diffusion":
+        msg = f"{run}: not a diffusion run to initialise from (family {meta.get('family')!r})"
+        raise CaloforgeError(msg)
+    own = denoiser.state_dict()
+    matched = {k: v for k in own if (v := tensors.get(f"ema.{k}")) is not None and v.shape == own[k].shape}
+    if not matched:
+        msg = f"{run}: no weight of that run fits this architecture; nothing to initialise from"
+        raise CaloforgeError(msg)
+    denoiser.load_state_dict(matched, strict=False)
+    return len(matched)
 
 
 def _lr(settings: TrainSettings, step: int) -> float:
@@ -137,6 +157,7 @@ def train_diffusion(
     resume: bool = False,
     stop_after: int | None = None,
     teacher: str | Path | None = None,
+    init: str | Path | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Train (or with ``resume`` continue) a diffusion model on shower files; returns the run folder.
@@ -155,6 +176,8 @@ def train_diffusion(
         resume: continue the run in ``out_dir`` (same settings); without it an existing run is refused.
         stop_after: run at most this many steps in this call, then checkpoint (the run stays resumable).
         teacher: distil this diffusion run instead of training from scratch.
+        init: start a new run from the weights of this trained run wherever name and shape match
+            (e.g. a model of another detector); the transform is fitted afresh to ``data``.
         progress: called with the log row after each logged step.
 
     Raises:
@@ -164,6 +187,8 @@ def train_diffusion(
     out = Path(out_dir)
     parts = _read_training(data)
     device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if init is not None and (resume or teacher is not None):
+        raise CaloforgeError("--init starts a new run: it does not combine with --resume or --teacher")
     meta = {"family": "diffusion", "format_version": FORMAT_VERSION, "mesh": asdict(parts[0].meta.mesh),
             "geometry": parts[0].meta.geometry, "particle": parts[0].meta.particle,
             "geometry_json": parts[0].meta.geometry_json, "sampling_fraction": parts[0].meta.sampling_fraction,
@@ -180,7 +205,8 @@ def train_diffusion(
     if resume:
         tensors, model_meta = load_tensors(out / MODEL_FILE)
         state_tensors, state = load_tensors(out / STATE_FILE)
-        cfg = DiffusionConfig.from_dict(model_meta["config"], where=str(out / MODEL_FILE))
+        cfg = config_from_meta(model_meta, str(out / MODEL_FILE))
+        meta["format_version"] = model_meta["format_version"]  # a resumed format-2 run stays format 2
         transform = ShowerTransform.from_state(tensors, model_meta["eps"])
         denoiser = EDMDenoiser(cfg) if teacher_model is None else ConsistencyStudent(cfg)
         denoiser.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
@@ -194,6 +220,8 @@ def train_diffusion(
             raise CaloforgeError(msg)
         if teacher_model is None:
             cfg, transform, denoiser, z = _new_run(parts, config or {}, settings.seed)
+            if init is not None:
+                meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init)}
         else:
             cfg, transform = teacher_model.config, teacher_model.transform
             denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()

@@ -14,27 +14,36 @@ from caloforge.models.diffusion import DiffusionConfig, EDMDenoiser, ShowerTrans
 TINY = DiffusionConfig(patch=(5, 4, 3), dim=32, depth=1, heads=2)
 
 
-WIDTH = 6480 + 45 + 1  # cells, layer fractions, E_sum / E
+WIDTH = 6480 + 405 + 45 + 1  # cells, ring fractions, layer fractions, E_sum / E
+WIDTHS = {9: WIDTH, 0: 6480 + 45 + 1}  # with ring fractions, and the format-2 layout without
 
 
-def test_transform_round_trip_is_exact_to_float_precision(rng):
-    showers = rng.exponential(5.0, size=(50, 6480)).astype(np.float32) * (rng.random((50, 6480)) < 0.3)
+def _sparse_showers(rng, n=50):
+    return rng.exponential(5.0, size=(n, 6480)).astype(np.float32) * (rng.random((n, 6480)) < 0.3)
+
+
+@pytest.mark.parametrize("rings", [9, 0])
+def test_transform_round_trip_is_exact_to_float_precision(rng, rings):
+    showers = _sparse_showers(rng)
     showers[0, :144] = 0  # an empty first layer
+    showers[1, 144 + 4 :: 9][:16] = 0  # an empty ring (r = 4 of layer 1)
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings)
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
-    assert z.shape == (50, WIDTH) and z.dtype == torch.float32
+    assert z.shape == (50, WIDTHS[rings]) and z.dtype == torch.float32 and transform.n_cells == 6480
     assert abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
     np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
 
 
-def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng):
-    showers = rng.exponential(5.0, size=(50, 6480)).astype(np.float32) * (rng.random((50, 6480)) < 0.3)
+@pytest.mark.parametrize("rings", [9, 0])
+def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng, rings):
+    showers = _sparse_showers(rng)
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45)
-    z = torch.randn(20, WIDTH, generator=torch.Generator().manual_seed(0)) * 3  # an imperfect model's output
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings)
+    width = WIDTHS[rings]
+    z = torch.randn(20, width, generator=torch.Generator().manual_seed(0)) * 3  # an imperfect model's output
     e = torch.full((20,), 1e4)
     x = transform.inverse(z, e).numpy().astype(np.float64)
     v = z.double() * transform.std.double() + transform.mean.double()
@@ -43,11 +52,24 @@ def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng)
     assert np.all(x >= 0) and np.all(x.sum(1) <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5))
     layers = x.reshape(20, 45, 144).sum(2)
     assert np.all(layers.sum(1) > 0)
-    huge = transform.inverse(torch.full((1, WIDTH), 1e3), torch.tensor([1e4]))[0].numpy()
+    huge = transform.inverse(torch.full((1, width), 1e3), torch.tensor([1e4]))[0].numpy()
     assert np.isfinite(huge).all() and huge.sum() <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5)
-    empty_cells = transform.inverse(torch.cat([torch.full((1, 6480), -1e3), torch.zeros(1, 46)], 1), e[:1])
+    empty_cells = transform.inverse(torch.cat([torch.full((1, 6480), -1e3), torch.zeros(1, width - 6480)], 1), e[:1])
     mean_u = float(torch.exp(transform.mean[-1].double())) - transform.eps
     assert float(empty_cells.sum()) == pytest.approx(1e4 * mean_u, rel=1e-4)  # all-empty layers keep their energy
+
+
+def test_errors_in_the_cells_cannot_move_energy_between_rings(rng):
+    """The radial profile is the model's own channels: noise on the cells only redistributes in angle."""
+    showers = _sparse_showers(rng, 20)
+    energies = rng.uniform(1e3, 1e5, 20)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9)
+    z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
+    z[:, :6480] += 2 * torch.randn(20, 6480, generator=torch.Generator().manual_seed(1))
+    back = transform.inverse(z, torch.as_tensor(energies)).numpy().reshape(20, 45, 16, 9).astype(np.float64)
+    rings = showers.reshape(20, 45, 16, 9).astype(np.float64).sum(2)
+    np.testing.assert_allclose(back.sum(2), rings, rtol=2e-5, atol=1e-6 * rings.max())
+    assert not np.allclose(back, showers.reshape(back.shape), rtol=0.1)  # the cells themselves did change
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
@@ -80,7 +102,7 @@ def test_a_tiny_model_overfits_a_handful_of_showers():
     calo = get_geometry("par04-siw")
     energies = np.geomspace(2e3, 5e4, 8)
     showers = GFlash.stock(calo, mesh_for(calo)).sample(energies, seed=1)
-    transform = ShowerTransform.fit(showers, energies, 45)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9)
     x = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

@@ -97,6 +97,11 @@ def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
     save_tensors(tmp_path / "old.safetensors", tensors, meta | {"format_version": 1})
     with pytest.raises(CaloforgeError, match=r"older caloforge .* cell-only transform.*retrain"):
         DiffusionModel.load(tmp_path / "old.safetensors")
+    save_tensors(tmp_path / "new.safetensors", tensors, meta | {"format_version": 99})
+    with pytest.raises(CaloforgeError, match="format 99 is newer than this caloforge reads"):
+        DiffusionModel.load(tmp_path / "new.safetensors")
+    with pytest.raises(CaloforgeError, match="does not combine with --resume"):
+        train_diffusion([files["train"]], run, settings=QUICK, resume=True, init=run)
     with pytest.raises(
         CaloforgeError, match=r"mesh \(45, 16, 8\) does not match the mesh \(45, 16, 9\) of the teacher"
     ):
@@ -130,3 +135,18 @@ def test_distillation_gives_a_few_step_generator(files, tmp_path):
         x = model.sample(np.array([3e3, 3e4]), steps=steps, seed=2)
         assert x.shape == (2, 6480) and np.all(np.isfinite(x)) and np.all(x >= 0)
     np.testing.assert_array_equal(model.sample(np.array([3e3]), seed=9), model.sample(np.array([3e3]), seed=9))
+
+
+def test_a_new_run_starts_from_a_trained_run_where_shapes_match(files, tmp_path):
+    """Warm start across vector layouts: the format-2 layout (no ring fractions) into the current one."""
+    old = train_diffusion([files["train"]], tmp_path / "old", settings=QUICK, config=TINY | {"ring_fractions": False})
+    tensors, meta = load_tensors(old / "model.safetensors")
+    save_tensors(old / "model.safetensors", tensors, meta | {"format_version": 2})  # as a format-2 run is stored
+    assert not DiffusionModel.load(old).config.ring_fractions  # format 2 reads as the layout without rings
+    new = train_diffusion([files["train"]], tmp_path / "new", settings=replace(QUICK, steps=1, lr=0.0), config=TINY,
+                          init=old)  # fmt: skip
+    a, (b, meta) = _weights(old), load_tensors(new / "model.safetensors")
+    shared = [k for k in b if k.startswith("model.") and a[f"ema.{k[6:]}"].shape == b[k].shape]
+    assert meta["init"] == {"run": str(old), "tensors": len(shared)} and meta["config"]["ring_fractions"]
+    assert "model.backbone.embed_layers.weight" not in shared  # layer tokens now carry ring fractions too
+    assert all(torch.equal(a[f"ema.{k[6:]}"], b[k]) for k in shared)

@@ -5,9 +5,9 @@ It sees ``c_in x``, ``c_noise`` and the condition, and knows nothing of EDM. ``x
 a patch of ``patch`` cells; its position enters as learned embeddings of the layer-patch and
 radius-patch index (ordered quantities) and as Fourier features of the patch's angle (periodic, so the
 first and last angular patches are neighbours). Each layer patch has one more token holding its layers'
-fractions of E_sum (with the same layer embedding, so it sits next to its cells), and one token holds
-E_sum / E. The condition (log E, theta, phi, noise level, geometry) modulates
-every block through adaptive layer norm (shift, scale and a gate initialised to zero, as in DiT:
+fractions of E_sum and their rings' fractions of each layer's energy (with the same layer embedding, so
+it sits next to its cells), and one token holds E_sum / E. The condition (log E, theta, phi, noise level,
+geometry) modulates every block through adaptive layer norm (shift, scale and a gate initialised to zero, as in DiT:
 W. Peebles and S. Xie, arXiv:2212.09748), so the untrained network is the identity on its residual path.
 """
 
@@ -62,7 +62,8 @@ class ShowerTransformer(nn.Module):
         patch_cells = pl * pa * pr
         d = config.dim
         self.embed = nn.Linear(patch_cells, d)
-        self.embed_layers = nn.Linear(pl, d)  # the layer fractions of one layer patch
+        self.profile = pl * (1 + (R if config.ring_fractions else 0))  # ring and layer fractions of a layer patch
+        self.embed_layers = nn.Linear(self.profile, d)
         self.embed_total = nn.Linear(1, d)  # E_sum / E
         self.kind = nn.Parameter(torch.zeros(3, d))  # cell patch, layer fractions, total
         nn.init.normal_(self.kind, std=0.02)
@@ -82,7 +83,7 @@ class ShowerTransformer(nn.Module):
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
         self.out_modulation = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, patch_cells)
-        self.out_layers = nn.Linear(d, pl)
+        self.out_layers = nn.Linear(d, self.profile)
         self.out_total = nn.Linear(d, 1)
         for layer in (self.out_modulation, self.out, self.out_layers, self.out_total):
             nn.init.zeros_(layer.weight)
@@ -111,10 +112,11 @@ class ShowerTransformer(nn.Module):
         angles = c_noise.reshape(-1, 1) * self.frequencies
         noise = self.noise_embed(torch.cat([torch.cos(angles), torch.sin(angles)], dim=1))
         c = noise + self.cond_embed(cond) + self.geometry_embed(geometry)
-        L, gl, n = self.config.mesh[0], self.grid[0], self.config.n_cells
+        gl, n, m = self.grid[0], self.config.n_cells, self.config.n_rings
         cells = self.embed(self._patchify(x[:, :n])) + self._positions() + self.kind[0]
-        layers = self.embed_layers(x[:, n : n + L].reshape(-1, gl, L // gl)) + self.layer_pos + self.kind[1]
-        total = self.embed_total(x[:, n + L :]).unsqueeze(1) + self.kind[2]
+        profile = torch.cat([x[:, n : n + m].reshape(len(x), gl, -1), x[:, n + m : -1].reshape(len(x), gl, -1)], -1)
+        layers = self.embed_layers(profile) + self.layer_pos + self.kind[1]
+        total = self.embed_total(x[:, -1:]).unsqueeze(1) + self.kind[2]
         h = torch.cat([cells, layers, total], dim=1)
         c_act = nn.functional.silu(c)
         for block in self.blocks:
@@ -123,5 +125,7 @@ class ShowerTransformer(nn.Module):
         h = self.norm_out(h) * (1 + scale) + shift
         n_patches = cells.shape[1]
         out_cells = self._unpatchify(self.out(h[:, :n_patches]))
-        out_layers = self.out_layers(h[:, n_patches : n_patches + gl]).reshape(-1, L)
-        return torch.cat([out_cells, out_layers, self.out_total(h[:, -1])], dim=1)
+        out_profile = self.out_layers(h[:, n_patches : n_patches + gl])
+        out_rings = out_profile[..., : m // gl].reshape(len(x), m)
+        out_layers = out_profile[..., m // gl :].reshape(len(x), -1)
+        return torch.cat([out_cells, out_rings, out_layers, self.out_total(h[:, -1])], dim=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -14,6 +15,9 @@ __all__ = ["DiffusionConfig"]
 @dataclass(frozen=True)
 class DiffusionConfig:
     """Architecture and EDM settings. ``mesh`` and ``patch`` are (layers, angles, radii).
+
+    ``ring_fractions``: the radial profile of each layer is a factor of the model's vector of its own
+    (see :mod:`~caloforge.models.diffusion.preprocessing`); False is the format-2 layout without it.
 
     The defaults (~1M parameters; 108 patches of 5 x 4 x 3 cells and 10 energy tokens) train on a CPU
     at ~0.5 s per step of 64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6``
@@ -35,6 +39,7 @@ class DiffusionConfig:
     p_std: float = 1.2
     energy_range_gev: tuple[float, float] = (1.0, 100.0)
     theta_range: tuple[float, float] = (1.5707963267948966, 1.5707963267948966)
+    ring_fractions: bool = True
 
     def __post_init__(self) -> None:
         for n, p, what in zip(self.mesh, self.patch, ("layers", "angles", "radii"), strict=True):
@@ -49,7 +54,7 @@ class DiffusionConfig:
 
     @property
     def tokens(self) -> int:
-        """Cell patches, plus one token per layer patch for the layer fractions, plus one for E_sum / E."""
+        """Cell patches, one token per layer patch (its layer and ring fractions), one for E_sum / E."""
         cells = (self.mesh[0] // self.patch[0]) * (self.mesh[1] // self.patch[1]) * (self.mesh[2] // self.patch[2])
         return cells + self.mesh[0] // self.patch[0] + 1
 
@@ -58,9 +63,20 @@ class DiffusionConfig:
         return self.mesh[0] * self.mesh[1] * self.mesh[2]
 
     @property
+    def n_rings(self) -> int:
+        """Ring-fraction channels: layers x radii, or 0 without the radial factor."""
+        return self.mesh[0] * self.mesh[2] if self.ring_fractions else 0
+
+    @property
     def width(self) -> int:
-        """Length of the vector the model denoises: cells, layer fractions, E_sum / E (see preprocessing)."""
-        return self.n_cells + self.mesh[0] + 1
+        """Length of the vector the model denoises: cells, ring and layer fractions, E_sum / E."""
+        return self.n_cells + self.n_rings + self.mesh[0] + 1
+
+    @property
+    def groups(self) -> tuple[slice, ...]:
+        """The parts of the vector: cells, ring fractions (if any), layer fractions, E_sum / E."""
+        bounds = [0, self.n_cells, self.n_cells + self.n_rings, self.width - 1, self.width]
+        return tuple(slice(a, b) for a, b in itertools.pairwise(bounds) if b > a)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

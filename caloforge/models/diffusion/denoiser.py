@@ -39,10 +39,10 @@ class EDMDenoiser(nn.Module):
     def loss(
         self, x: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, geometry: torch.Tensor
     ) -> torch.Tensor:
-        """EDM's weighted denoising loss; cells, layer fractions and E_sum / E weigh a third each.
+        """EDM's weighted denoising loss; each part of the vector (:attr:`DiffusionConfig.groups`) weighs the same.
 
-        Averaged over all channels the 46 energy channels would carry 0.7 % of the loss, yet E_sum and
-        the longitudinal profile are what a physicist checks first.
+        Averaged over all channels the 451 profile and E_sum channels would carry 7 % of the loss, yet
+        E_sum and the longitudinal and radial profiles are what a physicist checks first.
         """
         c_skip, c_out, c_in, c_noise = self.scalings(sigma.reshape(-1, 1))
         noisy = x + noise * sigma.reshape(-1, 1)
@@ -52,9 +52,8 @@ class EDMDenoiser(nn.Module):
 
 
 def group_mean(squared: torch.Tensor, config: DiffusionConfig) -> torch.Tensor:
-    """Mean of per-channel squared errors (B, width) with cells, layer fractions and E_sum / E a third each."""
-    n = config.n_cells
-    return (squared[:, :n].mean() + squared[:, n:-1].mean() + squared[:, -1].mean()) / 3
+    """Mean of per-channel squared errors (B, width), each of the config's groups weighing the same."""
+    return torch.stack([squared[:, g].mean() for g in config.groups]).mean()
 
 
 @torch.no_grad()

@@ -21,10 +21,24 @@ from caloforge.models.diffusion.distill import ConsistencyStudent, sample_consis
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import edm_sigmas
 
-__all__ = ["DiffusionModel"]
+__all__ = ["DiffusionModel", "config_from_meta"]
 
 MODEL_FILE = "model.safetensors"
-FORMAT_VERSION = 2  # 2: factorised transform (cells, layer fractions, E_sum / E)
+FORMAT_VERSION = 3  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions
+
+
+def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
+    """The config a checkpoint's metadata holds; a format-2 file predates ring fractions; format 1 is refused."""
+    version = meta.get("format_version", 1)
+    if version < 2:
+        msg = (f"{where}: written by an older caloforge (format {version}, cell-only transform); this version "
+               f"reads formats 2-{FORMAT_VERSION}: retrain the model")  # fmt: skip
+        raise CaloforgeError(msg)
+    if version > FORMAT_VERSION:
+        msg = f"{where}: format {version} is newer than this caloforge reads ({FORMAT_VERSION}): upgrade caloforge"
+        raise CaloforgeError(msg)
+    values = meta["config"] if version >= 3 else {**meta["config"], "ring_fractions": False}
+    return DiffusionConfig.from_dict(values, where=f"{where} (config)")
 
 
 @dataclass
@@ -54,11 +68,7 @@ class DiffusionModel:
         if meta.get("family") != "diffusion":
             msg = f"{path}: not a diffusion model (family {meta.get('family')!r})"
             raise CaloforgeError(msg)
-        if meta.get("format_version", 1) < FORMAT_VERSION:
-            msg = (f"{path}: written by an older caloforge (format {meta.get('format_version', 1)}, cell-only "
-                   f"transform); this version reads format {FORMAT_VERSION}: retrain the model")  # fmt: skip
-            raise CaloforgeError(msg)
-        config = DiffusionConfig.from_dict(meta["config"], where=f"{path} (config)")
+        config = config_from_meta(meta, str(path))
         weights = {k.removeprefix("ema."): v for k, v in tensors.items() if k.startswith("ema.")}
         transform = ShowerTransform.from_state(tensors, meta["eps"])
         return cls.from_parts(config, weights, transform, meta, device=device, where=str(path))
