@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from caloforge.errors import CaloforgeError
 from caloforge.models.checkpoint import load_tensors, save_tensors
 from caloforge.models.diffusion.model import MODEL_FILE
 from caloforge.models.generate import builtin_model_path
@@ -49,6 +50,36 @@ def _energy_table(evaluation: dict) -> str:
                 f"{b['separation_power']['esum_over_einc']:.4f} | {b['esum_over_einc_mean_ratio']:.4f} |"
             )
     return "\n".join(lines)
+
+
+def _preprocessing(cfg: dict) -> str:
+    L, A, R = cfg["mesh"]
+    if cfg.get("ring_fractions", False):
+        factors = (f"x_lar = E u f_l g_lr h_lar: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
+                   f"g_lr = E_lr / E_l ({R} ring fractions per layer), h_lar = x_lar / E_lr ({A} angular fractions "
+                   "per ring)")  # fmt: skip
+    else:
+        factors = (f"x_lk = E u f_l c_lk: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
+                   f"c_lk = x_lk / E_l ({A * R} cell fractions per layer)")  # fmt: skip
+    return (f"A shower is factorised as {factors}. Each number y becomes ln(y + 1e-7), standardised per channel "
+            "on the training set. The inverse caps each channel at its training maximum, sets fractions below "
+            "1e-9 to 0 and renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
+
+
+def _warm_start(meta: dict) -> str:
+    """Where the run's weights started: from scratch, or a trained run (with that run's own budget)."""
+    if "init" not in meta:
+        return "from scratch"
+    run = Path(meta["init"]["run"])
+    try:
+        _, state = load_tensors(run / "state.safetensors")
+        budget = f"{state['step']} steps, {state['history'][-1]['elapsed_s'] / 60:.0f} min"
+    except (CaloforgeError, KeyError, IndexError):  # the card still says where it started when that run is gone
+        budget = "budget not on this machine"
+    return (
+        f"from the weights of `{run}` ({budget}; {meta['init']['tensors']} tensors whose shape matched), "
+        "then trained as below"
+    )
 
 
 def main() -> None:
@@ -113,15 +144,13 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
 
-A shower is factorised as x_lk = E u f_l c_lk: u = E_sum / E (one channel), f_l = E_l / E_sum (45 layer
-fractions), c_lk = x_lk / E_l (144 cell fractions per layer). Each number y becomes ln(y + 1e-7),
-standardised per channel on the training set. The inverse caps each channel at its training maximum,
-sets fractions below 1e-9 to 0 and renormalises the fractions, so a shower deposits exactly E u.
+{_preprocessing(cfg)}
 
 ## Training
 
 - Data: {", ".join(f"{d['file']} ({d['showers']} showers, seed {d['seed']})" for d in train)}; Geant4
   reference showers from `caloforge simulate` (see benchmarks/make_datasets.sh).
+- Start: {_warm_start(meta)}.
 - Steps: {state["step"]} of batch {settings["batch_size"]}, Adam lr {settings["lr"]} (cosine, warm-up
   {settings["warmup_steps"]}), EMA {settings["ema_decay"]}, seed {settings["seed"]}; final loss
   {history[-1]["loss"]:.4f}; {history[-1]["elapsed_s"] / 60:.0f} min on {args.hardware}.

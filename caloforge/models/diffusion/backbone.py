@@ -6,9 +6,10 @@ a patch of ``patch`` cells; its position enters as learned embeddings of the lay
 radius-patch index (ordered quantities) and as Fourier features of the patch's angle (periodic, so the
 first and last angular patches are neighbours). Each layer patch has one more token holding its layers'
 fractions of E_sum and their rings' fractions of each layer's energy (with the same layer embedding, so
-it sits next to its cells), and one token holds E_sum / E. The condition (log E, theta, phi, noise level,
-geometry) modulates every block through adaptive layer norm (shift, scale and a gate initialised to zero, as in DiT:
-W. Peebles and S. Xie, arXiv:2212.09748), so the untrained network is the identity on its residual path.
+it sits next to its cells), and one token holds E_sum / E. The condition (log E, theta, phi, noise
+level, geometry) modulates every block through adaptive layer norm (shift, scale and a gate initialised
+to zero, as in DiT: W. Peebles and S. Xie, arXiv:2212.09748), so the untrained network is the identity
+on its residual path.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class ShowerTransformer(nn.Module):
         self.profile = pl * (1 + (R if config.ring_fractions else 0))  # ring and layer fractions of a layer patch
         self.embed_layers = nn.Linear(self.profile, d)
         self.embed_total = nn.Linear(1, d)  # E_sum / E
-        self.kind = nn.Parameter(torch.zeros(3, d))  # cell patch, layer fractions, total
+        self.kind = nn.Parameter(torch.zeros(3, d))  # cell patch, profile (layer and ring fractions), total
         nn.init.normal_(self.kind, std=0.02)
         self.layer_pos = nn.Parameter(torch.zeros(self.grid[0], d))
         self.radius_pos = nn.Parameter(torch.zeros(self.grid[2], d))
