@@ -52,7 +52,7 @@ def _energy_table(evaluation: dict) -> str:
     return "\n".join(lines)
 
 
-def _preprocessing(cfg: dict) -> str:
+def _preprocessing(cfg: dict, ring_eps: float) -> str:
     L, A, R = cfg["mesh"]
     if cfg.get("ring_fractions", False):
         factors = (f"x_lar = E u f_l g_lr h_lar: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
@@ -61,7 +61,8 @@ def _preprocessing(cfg: dict) -> str:
     else:
         factors = (f"x_lk = E u f_l c_lk: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
                    f"c_lk = x_lk / E_l ({A * R} cell fractions per layer)")  # fmt: skip
-    return (f"A shower is factorised as {factors}. Each number y becomes ln(y + 1e-7), standardised per channel "
+    offsets = f"ln(y + 1e-7) (ln(y + {ring_eps:g}) for the ring fractions)" if ring_eps != 1e-7 else "ln(y + 1e-7)"
+    return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, standardised per channel "
             "on the training set. The inverse caps each channel at its training maximum, sets fractions below "
             "1e-9 to 0 and renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
@@ -144,7 +145,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
 
-{_preprocessing(cfg)}
+{_preprocessing(cfg, float(tensors.get("transform.ring_eps", [1e-7])[0]))}
 
 ## Training
 

@@ -59,6 +59,18 @@ def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng,
     assert float(empty_cells.sum()) == pytest.approx(1e4 * mean_u, rel=1e-4)  # all-empty layers keep their energy
 
 
+def test_transform_state_round_trips_and_older_states_keep_their_offsets(rng):
+    showers, energies = _sparse_showers(rng, 10), rng.uniform(1e3, 1e5, 10)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9)
+    again = ShowerTransform.from_state(transform.state(), transform.eps)
+    assert (again.rings, again.ring_eps, again.layers) == (9, 1e-3, 45)
+    assert all(torch.equal(getattr(again, k), getattr(transform, k)) for k in ("mean", "std", "v_max"))
+    older = {k: v for k, v in transform.state().items() if k != "transform.ring_eps"}
+    assert ShowerTransform.from_state(older, 1e-7).ring_eps == 1e-7  # written before ring_eps: it used eps
+    no_rings = {k: v for k, v in older.items() if k != "transform.rings"}
+    assert ShowerTransform.from_state(no_rings, 1e-7).rings == 0  # format 2
+
+
 def test_errors_in_the_cells_cannot_move_energy_between_rings(rng):
     """The radial profile is the model's own channels: noise on the cells only redistributes in angle."""
     showers = _sparse_showers(rng, 20)

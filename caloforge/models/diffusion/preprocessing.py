@@ -10,8 +10,9 @@ factors, ``x_lar = E * u * f_l * g_lr * h_lar``:
 
 (A format-2 model has no ring factor: ``c_lk = x_lk / E_l`` over the ``K = A R`` cells of the layer.)
 Each of these numbers ``y`` becomes ``v = ln(y + eps)`` (``eps = 1e-7``: an empty cell is ln eps, about
--16) and then ``z = (v - mean) / std`` per channel, with mean and std measured on the training set. The
-model's vector is ``[cells (L A R) | ring fractions (L R) | layer fractions (L) | u (1)]``.
+-16; ``ring_eps = 1e-3`` for the ring fractions, see below) and then ``z = (v - mean) / std`` per
+channel, with mean and std measured on the training set. The model's vector is
+``[cells (L A R) | ring fractions (L R) | layer fractions (L) | u (1)]``.
 
 Why the factors: modelled cell by cell in log space, E_sum is a sum of thousands of exponentials, and a
 small error in the upper tail of many cells becomes a large error in E_sum (measured on an undertrained
@@ -20,6 +21,11 @@ layer, an imprecise model's spread of the many small outer cells is taken, after
 the core (measured: 59 % of the energy in the innermost ring against Geant4's 71 %, separation power of
 the mean radius 0.49). Here E_sum is one channel, the longitudinal and the radial profiles are 45 and
 405 channels, and the cells only distribute each ring's energy in angle.
+
+Why ``ring_eps = 1e-3``: with 1e-7, a ring fraction spans 16 units of ``v`` between an empty ring and a
+full one; an imprecise model's spread there becomes, through the exponential, two to three times the
+Geant4 energy in the outer rings (measured: mean radius 7.9 mm against 5.1 mm). Below 1e-3 of a layer's
+energy, ``ln(y + 1e-3)`` is nearly linear, so such errors stay within ~1e-3 of the layer per ring.
 
 The inverse caps every channel at the largest value it held in the training data, sets fractions below
 1e-9 to exactly 0, and renormalises each group of fractions to sum to 1 (a group that came out all empty
@@ -41,13 +47,14 @@ from caloforge.errors import CaloforgeError
 __all__ = ["EPS", "ShowerTransform"]
 
 EPS = 1e-7
-_FLOOR = 1e-2  # fractions below 1e-2 eps (1e-9) are rounding around an empty cell: exactly 0
+RING_EPS = 1e-3
+_ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 
 
 def _fractions(v: torch.Tensor, eps: float) -> torch.Tensor:
     """ln(y + eps) of groups (..., n) -> fractions y >= 0 summing to 1 over the last axis."""
     y = torch.exp(v) - eps
-    y = torch.where(y > _FLOOR * eps, y, 0.0)
+    y = torch.where(y > _ZERO, y, 0.0)
     empty = y.sum(-1, keepdim=True) == 0
     best = torch.zeros_like(y).scatter_(-1, v.argmax(-1, keepdim=True), 1.0)
     y = torch.where(empty, best, y)
@@ -64,7 +71,8 @@ class ShowerTransform:
     """Per-channel standardisation of the factorised shower; ``mean``, ``std``, ``v_max``: (width,).
 
     ``layers`` is ``L``; ``rings`` is ``R`` when the radial profile is a factor of its own, 0 for the
-    format-2 layout without it. ``v_max`` is the largest ``ln(y + eps)`` of each channel in the training data.
+    format-2 layout without it; ``ring_eps`` is the offset of the ring fractions. ``v_max`` is the largest
+    ``ln(y + eps)`` of each channel in the training data.
     """
 
     mean: torch.Tensor
@@ -73,6 +81,7 @@ class ShowerTransform:
     layers: int
     eps: float = EPS
     rings: int = 0
+    ring_eps: float = RING_EPS
 
     @property
     def n_cells(self) -> int:
@@ -80,7 +89,12 @@ class ShowerTransform:
 
     @staticmethod
     def factorise(
-        showers: torch.Tensor, energies_mev: torch.Tensor, layers: int, eps: float, rings: int = 0
+        showers: torch.Tensor,
+        energies_mev: torch.Tensor,
+        layers: int,
+        eps: float,
+        rings: int = 0,
+        ring_eps: float = RING_EPS,
     ) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) ``ln(y + eps)``, float64 (before standardisation)."""
         x = showers.to(torch.float64).clamp_min(0)
@@ -92,18 +106,26 @@ class ShowerTransform:
             cells = x.reshape(B, layers, -1, rings)  # (B, L, A, R)
             e_ring = cells.sum(2)
             e_layer = e_ring.sum(-1)
-            shares = [_share(cells, e_ring[:, :, None]), _share(e_ring, e_layer[..., None])]
+            shape = [torch.log(_share(cells, e_ring[:, :, None]).reshape(B, -1) + eps),
+                     torch.log(_share(e_ring, e_layer[..., None]).reshape(B, -1) + ring_eps)]  # fmt: skip
         else:
             cells = x.reshape(B, layers, -1)
             e_layer = cells.sum(-1)
-            shares = [_share(cells, e_layer[..., None])]
+            shape = [torch.log(_share(cells, e_layer[..., None]).reshape(B, -1) + eps)]
         e_sum = e_layer.sum(-1, keepdim=True)
         u = e_sum / energies_mev.reshape(-1, 1).to(torch.float64)
-        return torch.log(torch.cat([*(y.reshape(B, -1) for y in shares), _share(e_layer, e_sum), u], dim=1) + eps)
+        return torch.cat([*shape, torch.log(torch.cat([_share(e_layer, e_sum), u], dim=1) + eps)], dim=1)
 
     @classmethod
     def fit(
-        cls, showers: ArrayLike, energies_mev: ArrayLike, layers: int, *, rings: int = 0, eps: float = EPS
+        cls,
+        showers: ArrayLike,
+        energies_mev: ArrayLike,
+        layers: int,
+        *,
+        rings: int = 0,
+        eps: float = EPS,
+        ring_eps: float = RING_EPS,
     ) -> ShowerTransform:
         """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV)."""
         x = torch.as_tensor(np.asarray(showers))
@@ -111,14 +133,14 @@ class ShowerTransform:
         if x.ndim != 2 or len(x) != len(e) or len(x) < 2:
             msg = f"need (N, cells) showers and N energies with N >= 2, got {tuple(x.shape)} and {len(e)}"
             raise CaloforgeError(msg)
-        v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings)
+        v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings, ring_eps)
                        for i in range(0, len(x), 4096)])  # fmt: skip
         std = v.std(dim=0).clamp_min(1e-3)  # a channel that is always empty keeps scale 1e-3, not 0
-        return cls(v.mean(dim=0).float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings)
+        return cls(v.mean(dim=0).float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps)
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32."""
-        v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings)
+        v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps)
         return ((v - self.mean.to(v)) / self.std.to(v)).float()
 
     def inverse(self, z: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
@@ -131,13 +153,14 @@ class ShowerTransform:
         e_layer = energies_mev.reshape(-1, 1).to(torch.float64) * u * f  # (B, L)
         if R:  # angular shares within each ring (over A, so the ring axis goes last for _fractions)
             h = _fractions(v[:, :n].reshape(B, L, -1, R).transpose(2, 3), self.eps).transpose(2, 3)
-            g = _fractions(v[:, n : n + L * R].reshape(B, L, R), self.eps)
+            g = _fractions(v[:, n : n + L * R].reshape(B, L, R), self.ring_eps)
             return ((e_layer[..., None] * g)[:, :, None, :] * h).reshape(B, -1).float()
         c = _fractions(v[:, :n].reshape(B, L, -1), self.eps)
         return (e_layer[..., None] * c).reshape(B, -1).float()
 
     def state(self) -> dict[str, torch.Tensor]:
-        sizes = {"transform.layers": torch.tensor([self.layers]), "transform.rings": torch.tensor([self.rings])}
+        sizes = {"transform.layers": torch.tensor([self.layers]), "transform.rings": torch.tensor([self.rings]),
+                 "transform.ring_eps": torch.tensor([self.ring_eps], dtype=torch.float64)}  # fmt: skip
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
@@ -145,8 +168,9 @@ class ShowerTransform:
         try:
             layers = int(tensors["transform.layers"][0])
             rings = int(tensors["transform.rings"][0]) if "transform.rings" in tensors else 0  # format 2: none
+            ring_eps = float(tensors["transform.ring_eps"][0]) if "transform.ring_eps" in tensors else eps
             return cls(tensors["transform.mean"], tensors["transform.std"], tensors["transform.v_max"], layers, eps,
-                       rings)  # fmt: skip
+                       rings, ring_eps)  # fmt: skip
         except KeyError as err:
             msg = (f"checkpoint lacks the shower transform ({err.args[0]}): it was written by an older caloforge "
                    "whose cell-only transform is no longer supported; retrain")  # fmt: skip
