@@ -11,10 +11,16 @@
 #
 #   benchmarks/diffusion_training.sh                 # CPU defaults: ~1M parameters, 64 showers per step
 #   MAX_TIME=3000 STEPS=30000 benchmarks/diffusion_training.sh
-#   INIT=runs/par04-siw-diffusion-f2 RUN=runs/par04-siw-diffusion STEPS=10500 LR=4e-4 MAX_TIME=6000 \
-#       benchmarks/diffusion_training.sh       # the shipped model (see its MODEL_CARD.md)
-#   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=2000 LR=1e-4 \
+#   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
+#       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
+#
+# The built-in model (its MODEL_CARD.md) is the end of a chain of warm starts on two CPU cores:
+#   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 ...     # at commit a70fceb (format 2), 8093 steps
+#   INIT=runs/par04-siw-diffusion-f2 RUN=runs/par04-siw-diffusion-a STEPS=10500 LR=4e-4 ...
+#                                         # at commit 5ccc269 (ring fractions, ring_eps 1e-7), stopped at 5500
+#   INIT=runs/par04-siw-diffusion-a RUN=runs/par04-siw-diffusion STEPS=6000 LR=3e-4 MAX_TIME=3000 \
 #       benchmarks/diffusion_training.sh
+# From scratch with the current code, one run does: STEPS=20000 MAX_TIME=... benchmarks/diffusion_training.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${RUN:-runs/par04-siw-diffusion}"

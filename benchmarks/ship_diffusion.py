@@ -68,19 +68,21 @@ def _preprocessing(cfg: dict, ring_eps: float) -> str:
 
 
 def _warm_start(meta: dict) -> str:
-    """Where the run's weights started: from scratch, or a trained run (with that run's own budget)."""
-    if "init" not in meta:
+    """Where the run's weights started: from scratch, or a chain of trained runs, each with its own budget."""
+    links = []
+    while "init" in meta and len(links) < 10:
+        run = Path(meta["init"]["run"])
+        try:
+            _, state = load_tensors(run / "state.safetensors")
+            budget = f"{state['step']} steps of {state['settings']['batch_size']}, "
+            budget += f"{state['history'][-1]['elapsed_s'] / 60:.0f} min"
+            meta = load_tensors(run / MODEL_FILE)[1]
+        except (CaloforgeError, KeyError, IndexError):  # the card still says where it started when that run is gone
+            budget, meta = "budget not on this machine", {}
+        links.append(f"`{run}` ({budget})")
+    if not links:
         return "from scratch"
-    run = Path(meta["init"]["run"])
-    try:
-        _, state = load_tensors(run / "state.safetensors")
-        budget = f"{state['step']} steps, {state['history'][-1]['elapsed_s'] / 60:.0f} min"
-    except (CaloforgeError, KeyError, IndexError):  # the card still says where it started when that run is gone
-        budget = "budget not on this machine"
-    return (
-        f"from the weights of `{run}` ({budget}; {meta['init']['tensors']} tensors whose shape matched), "
-        "then trained as below"
-    )
+    return "warm start from " + ", itself started from ".join(links) + "; then trained as below"
 
 
 def main() -> None:
