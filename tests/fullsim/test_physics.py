@@ -11,8 +11,10 @@ import pytest
 from scipy.optimize import curve_fit
 from scipy.special import gammaln
 
+from caloforge.evaluation.features import DEFAULT_THRESHOLD_MEV
 from caloforge.fullsim import sampling_fraction, simulate
 from caloforge.geometry import get_geometry, mesh_for
+from caloforge.geometry.materials import get_material
 
 PBWO4 = get_geometry("par04-pbwo4")
 SIW = get_geometry("par04-siw")
@@ -104,3 +106,16 @@ def test_resolution_improves_with_energy(siw_response):
     rel = {e: r.std() / r.mean() for e, r in siw_response.items()}
     assert rel[1] > rel[10] > rel[100]
     assert rel[10] == pytest.approx(rel[1] / math.sqrt(10), rel=0.4)  # stochastic term dominates
+
+
+def test_silicon_cells_hold_at_least_a_fraction_of_a_mip():
+    """A cell of a sampling calorimeter is empty or crossed by a charged track: its calibrated energy is near
+    or above one MIP's deposit in 0.3 mm Si divided by the sampling fraction (3.6 MeV), hardly ever a
+    soft fraction of it; a fast simulator has to reproduce this gap (benchmarks/diffusion_diagnosis.py).
+    """
+    data = simulate(SIW, n=10, energy_gev=10, seed=24, workers=2)
+    mip = get_material("Si").mip_dedx_mev_mm * 0.3 / sampling_fraction(SIW).value
+    cells = data.showers[data.showers >= DEFAULT_THRESHOLD_MEV]
+    assert 3.0 < mip < 4.5
+    assert (cells < mip / 4).mean() < 0.06  # measured 2.2 %
+    assert 0.4 * mip < np.quantile(cells, 0.1) < 1.2 * mip  # Landau: most probable below the mean loss
