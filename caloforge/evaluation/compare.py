@@ -26,7 +26,15 @@ from numpy.typing import NDArray
 from caloforge.data.showerfile import ShowerData
 from caloforge.errors import CaloforgeError
 from caloforge.evaluation.classifier import classifier_two_sample_test
-from caloforge.evaluation.distances import fpd, kpd, noise_floor, reference_bins, separation_power, wasserstein
+from caloforge.evaluation.distances import (
+    fpd,
+    kpd,
+    layer_separation_powers,
+    noise_floor,
+    reference_bins,
+    separation_power,
+    wasserstein,
+)
 from caloforge.evaluation.features import DEFAULT_THRESHOLD_MEV, calochallenge_vector, high_level_features
 
 __all__ = ["LAYER_FEATURES", "SCALAR_FEATURES", "check_compatible", "compare_showers"]
@@ -64,13 +72,7 @@ def _histogram_distances(ref: Mapping[str, NDArray], cand: Mapping[str, NDArray]
         edges = reference_bins(r, log=log)
         out[key] = {"separation_power": separation_power(r, c, edges), "wasserstein": wasserstein(r, c)}
     for key in LAYER_FEATURES:
-        r, c = np.asarray(ref[key], dtype=np.float64), np.asarray(cand[key], dtype=np.float64)
-        powers = []
-        for layer in range(r.shape[1]):
-            if np.ptp(r[:, layer]) == 0 and np.ptp(c[:, layer]) == 0:
-                continue  # an empty layer in both: nothing to compare
-            log = key in _LOG_BINNED and bool(np.all(r[:, layer] > 0))
-            powers.append(separation_power(r[:, layer], c[:, layer], reference_bins(r[:, layer], log=log)))
+        powers = layer_separation_powers(ref[key], cand[key], log=key in _LOG_BINNED)
         out[key] = {
             "separation_power_median": float(np.median(powers)) if powers else 0.0,
             "separation_power_max": float(np.max(powers)) if powers else 0.0,

@@ -33,6 +33,7 @@ __all__ = [
     "fpd_batch_sizes",
     "frechet_distance",
     "kpd",
+    "layer_separation_powers",
     "noise_floor",
     "reference_bins",
     "separation_power",
@@ -124,6 +125,36 @@ def separation_power(reference: ArrayLike, candidate: ArrayLike, edges: ArrayLik
     total = h1 + h2
     used = total > 0
     return float(0.5 * np.sum((h1[used] - h2[used]) ** 2 / total[used]))
+
+
+def layer_separation_powers(reference: ArrayLike, candidate: ArrayLike, *, log: bool = False) -> list[float]:
+    """Separation power of each layer of a per-layer feature, on bins of the reference's layer.
+
+    One rule for the validation suite and for whatever is tuned against it: a layer that holds one and
+    the same value in both samples (empty in both, say) is left out; ``log`` bins a layer
+    logarithmically where all its reference values are > 0 (energies span decades).
+
+    Args:
+        reference: (N, L) reference values.
+        candidate: (M, L) candidate values of the same feature.
+        log: log-spaced bins where the reference allows them.
+
+    Returns:
+        One separation power per layer kept, in layer order.
+
+    Raises:
+        CaloforgeError: samples that are not 2-D with the same number of layers.
+    """
+    ref, cand = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    if ref.ndim != 2 or cand.ndim != 2 or ref.shape[1] != cand.shape[1]:
+        msg = f"layer_separation_powers: needs (N, L) and (M, L) samples, got {ref.shape} and {cand.shape}"
+        raise CaloforgeError(msg)
+    powers = []
+    for r, c in zip(ref.T, cand.T, strict=True):
+        if np.ptp(r) == 0 and np.ptp(c) == 0 and r[0] == c[0]:
+            continue  # one value in both (an empty layer): nothing to compare
+        powers.append(separation_power(r, c, reference_bins(r, log=log and bool(np.all(r > 0)))))
+    return powers
 
 
 def wasserstein(reference: ArrayLike, candidate: ArrayLike) -> float:

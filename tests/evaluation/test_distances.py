@@ -14,6 +14,7 @@ from caloforge.evaluation.distances import (
     fpd_batch_sizes,
     frechet_distance,
     kpd,
+    layer_separation_powers,
     reference_bins,
     separation_power,
     wasserstein,
@@ -365,3 +366,20 @@ def test_bad_input_raises_one_clear_line(call, match):
     with pytest.raises(CaloforgeError, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_layer_separation_powers_skip_layers_empty_in_both_and_use_log_bins_for_energies():
+    rng = np.random.default_rng(3)
+    ref = np.stack([rng.lognormal(0, 1, 500), np.zeros(500), rng.lognormal(0, 1, 500)], axis=1)
+    cand = ref.copy()
+    cand[:, 2] *= 3.0  # a shifted energy scale in the last layer
+    powers = layer_separation_powers(ref, cand, log=True)
+    assert len(powers) == 2  # the layer empty in both is left out
+    log_bins = reference_bins(ref[:, 2], log=True)
+    assert powers[0] == 0.0
+    assert powers[1] == separation_power(ref[:, 2], cand[:, 2], log_bins) > 0.2
+    assert layer_separation_powers(ref, cand)[1] != powers[1]  # linear bins without log
+    cand[:, 1] = 1.0  # a layer empty in the reference only is compared
+    assert len(layer_separation_powers(ref, cand)) == 3
+    with pytest.raises(CaloforgeError, match=r"\(N, L\)"):
+        layer_separation_powers(ref, cand[:, :2])
