@@ -14,12 +14,15 @@
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
 #       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
 #
-# The built-in model (its MODEL_CARD.md) is the end of a chain of warm starts on two CPU cores:
-#   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 ...     # at commit a70fceb (format 2), 8093 steps
+# The built-in model (its MODEL_CARD.md) is the format-2 run, at commit a70fceb, 8093 steps:
+#   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 benchmarks/diffusion_training.sh
+# The format-3 experiment (results/diffusion_evaluation_format3.json; weights not kept) warm-started from it:
 #   INIT=runs/par04-siw-diffusion-f2 RUN=runs/par04-siw-diffusion-a STEPS=10500 LR=4e-4 ...
 #                                         # at commit 5ccc269 (ring fractions, ring_eps 1e-7), stopped at 5500
 #   INIT=runs/par04-siw-diffusion-a RUN=runs/par04-siw-diffusion STEPS=6000 LR=3e-4 MAX_TIME=3000 \
 #       benchmarks/diffusion_training.sh
+# runs/ and data/ are gitignored: a fresh checkout has neither, so ship a run worth keeping
+# (benchmarks/ship_diffusion.py) before its machine goes. The data sets take ~75 min on 2 cores.
 # From scratch with the current code, one run does: STEPS=20000 MAX_TIME=... benchmarks/diffusion_training.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
