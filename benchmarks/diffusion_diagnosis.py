@@ -21,7 +21,7 @@ import numpy as np
 from _common import Recorder, log
 
 from caloforge.data import read_showers
-from caloforge.evaluation.distances import reference_bins, separation_power
+from caloforge.evaluation.distances import layer_separation_powers
 from caloforge.evaluation.features import (
     DEFAULT_THRESHOLD_MEV,
     calochallenge_vector,
@@ -52,10 +52,8 @@ def _worst_columns(ref: np.ndarray, cand: np.ndarray, names: list[str], top: int
     """Median separation power per feature group (ec_r, width_x, ...) and the ``top`` worst columns."""
     rows = []
     for j, name in enumerate(names):
-        if np.ptp(ref[:, j]) == 0 and np.ptp(cand[:, j]) == 0:
-            continue  # empty in both
-        sp = separation_power(ref[:, j], cand[:, j], reference_bins(ref[:, j]))
-        rows.append((sp, name, float(ref[:, j].mean()), float(cand[:, j].mean())))
+        for sp in layer_separation_powers(ref[:, [j]], cand[:, [j]]):  # none where one value fills both
+            rows.append((sp, name, float(ref[:, j].mean()), float(cand[:, j].mean())))
     groups: dict[str, list[float]] = {}
     for sp, name, *_ in rows:
         groups.setdefault(name.rsplit("_", 1)[0] if name[-1].isdigit() else name, []).append(sp)

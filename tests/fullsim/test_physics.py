@@ -14,7 +14,6 @@ from scipy.special import gammaln
 from caloforge.evaluation.features import DEFAULT_THRESHOLD_MEV
 from caloforge.fullsim import sampling_fraction, simulate
 from caloforge.geometry import get_geometry, mesh_for
-from caloforge.geometry.materials import get_material
 
 PBWO4 = get_geometry("par04-pbwo4")
 SIW = get_geometry("par04-siw")
@@ -114,7 +113,8 @@ def test_silicon_cells_hold_at_least_a_fraction_of_a_mip():
     soft fraction of it; a fast simulator has to reproduce this gap (benchmarks/diffusion_diagnosis.py).
     """
     data = simulate(SIW, n=10, energy_gev=10, seed=24, workers=2)
-    mip = get_material("Si").mip_dedx_mev_mm * 0.3 / sampling_fraction(SIW).value
+    (silicon,) = {layer for layer in SIW.layers if layer.active}
+    mip = silicon.properties.mip_dedx_mev_mm * silicon.thickness_mm / sampling_fraction(SIW).value
     cells = data.showers[data.showers >= DEFAULT_THRESHOLD_MEV]
     assert 3.0 < mip < 4.5
     assert (cells < mip / 4).mean() < 0.06  # measured 2.2 %
