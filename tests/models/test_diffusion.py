@@ -22,13 +22,18 @@ def _sparse_showers(rng, n=50):
     return rng.exponential(5.0, size=(n, 6480)).astype(np.float32) * (rng.random((n, 6480)) < 0.3)
 
 
-@pytest.mark.parametrize("rings", [9, 0])
-def test_transform_round_trip_is_exact_to_float_precision(rng, rings):
+LAYOUTS = [(9, True), (9, False), (0, False)]  # formats 4, 3 and 2
+
+
+@pytest.mark.parametrize(("rings", "absolute"), LAYOUTS)
+def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute):
     showers = _sparse_showers(rng)
     showers[0, :144] = 0  # an empty first layer
     showers[1, 144 + 4 :: 9][:16] = 0  # an empty ring (r = 4 of layer 1)
+    showers[2, 7] = showers[showers > 0].min() * 1.0001  # a cell at the floor of the absolute cells
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=rings)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute)
+    assert (transform.cell_scale > 0) == absolute
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     assert z.shape == (50, WIDTHS[rings]) and z.dtype == torch.float32 and transform.n_cells == 6480
     assert abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
@@ -37,11 +42,11 @@ def test_transform_round_trip_is_exact_to_float_precision(rng, rings):
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
 
 
-@pytest.mark.parametrize("rings", [9, 0])
-def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng, rings):
+@pytest.mark.parametrize(("rings", "absolute"), LAYOUTS)
+def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng, rings, absolute):
     showers = _sparse_showers(rng)
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=rings)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute)
     width = WIDTHS[rings]
     z = torch.randn(20, width, generator=torch.Generator().manual_seed(0)) * 3  # an imperfect model's output
     e = torch.full((20,), 1e4)
@@ -61,11 +66,14 @@ def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng,
 
 def test_transform_state_round_trips_and_older_states_keep_their_offsets(rng):
     showers, energies = _sparse_showers(rng, 10), rng.uniform(1e3, 1e5, 10)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=9)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True)
     again = ShowerTransform.from_state(transform.state(), transform.eps)
     assert (again.rings, again.ring_eps, again.layers) == (9, 1e-3, 45)
+    assert (again.cell_scale, again.cell_floor) == (transform.cell_scale, transform.cell_floor)
     assert all(torch.equal(getattr(again, k), getattr(transform, k)) for k in ("mean", "std", "v_max"))
-    older = {k: v for k, v in transform.state().items() if k != "transform.ring_eps"}
+    shares = {k: v for k, v in transform.state().items() if k != "transform.cell_scale"}
+    assert ShowerTransform.from_state(shares, 1e-7).cell_scale == 0  # formats 2-3: cells as shares
+    older = {k: v for k, v in shares.items() if k != "transform.ring_eps"}
     assert ShowerTransform.from_state(older, 1e-7).ring_eps == 1e-7  # written before ring_eps: it used eps
     no_rings = {k: v for k, v in older.items() if k != "transform.rings"}
     assert ShowerTransform.from_state(no_rings, 1e-7).rings == 0  # format 2
@@ -82,6 +90,29 @@ def test_errors_in_the_cells_cannot_move_energy_between_rings(rng):
     rings = showers.reshape(20, 45, 16, 9).astype(np.float64).sum(2)
     np.testing.assert_allclose(back.sum(2), rings, rtol=2e-5, atol=1e-6 * rings.max())
     assert not np.allclose(back, showers.reshape(back.shape), rtol=0.1)  # the cells themselves did change
+
+
+def test_absolute_cells_put_the_mip_gap_at_one_place_and_zero_the_noise_below_it(rng):
+    """Format 4: a cell of one scale unit has the same value at any shower energy; sub-floor noise is empty."""
+    showers = _sparse_showers(rng, 40)
+    showers[showers > 0] += 0.5  # no cell below 0.5 MeV, as a readout threshold or a MIP makes it
+    energies = rng.uniform(1e3, 1e5, 40)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True)
+    assert transform.cell_scale == pytest.approx(np.quantile(showers[showers > 0], 0.1))
+    assert transform.cell_floor == pytest.approx(showers[showers > 0].min() / transform.cell_scale)
+    one_unit = np.zeros((2, 6480), np.float32)
+    one_unit[:, 0], one_unit[:, 1] = transform.cell_scale, 50.0  # the same cell at 1 GeV and at 100 GeV
+    v = transform.factorise(torch.as_tensor(one_unit), torch.tensor([1e3, 1e5]), 45, transform.eps, 9,
+                            transform.ring_eps, transform.cell_scale)  # fmt: skip
+    assert float(v[0, 0]) == float(v[1, 0]) == pytest.approx(math.log(1 + 1e-4), abs=1e-6)
+    z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
+    empty = showers == 0
+    v_cells = z[:, :6480].double() * transform.std[:6480].double() + transform.mean[:6480].double()
+    v_cells[torch.as_tensor(empty)] += 3.0  # noise on the empty cells: e^3 x 1e-4 of the scale, below the floor
+    z[:, :6480] = ((v_cells - transform.mean[:6480].double()) / transform.std[:6480].double()).float()
+    back = transform.inverse(z, torch.as_tensor(energies)).numpy()
+    assert np.all(back[empty] == 0)
+    np.testing.assert_allclose(back, showers, rtol=2e-5)
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():

@@ -24,11 +24,12 @@ from caloforge.models.diffusion.schedule import edm_sigmas
 __all__ = ["DiffusionModel", "config_from_meta"]
 
 MODEL_FILE = "model.safetensors"
-FORMAT_VERSION = 3  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions
+FORMAT_VERSION = 4  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
+# 4: cells in absolute units (a cell scale near one MIP) instead of shares
 
 
 def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
-    """The config a checkpoint's metadata holds; a format-2 file predates ring fractions; format 1 is refused."""
+    """The config a checkpoint's metadata holds; formats 2-3 predate absolute cells, 2 ring fractions; 1 is refused."""
     version = meta.get("format_version", 1)
     if version < 2:
         msg = (f"{where}: written by an older caloforge (format {version}, cell-only transform); this version "
@@ -37,7 +38,8 @@ def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
     if version > FORMAT_VERSION:
         msg = f"{where}: format {version} is newer than this caloforge reads ({FORMAT_VERSION}): upgrade caloforge"
         raise CaloforgeError(msg)
-    values = meta["config"] if version >= 3 else {**meta["config"], "ring_fractions": False}
+    older = {2: {"ring_fractions": False, "absolute_cells": False}, 3: {"absolute_cells": False}}.get(version, {})
+    values = {**meta["config"], **older}
     return DiffusionConfig.from_dict(values, where=f"{where} (config)")
 
 

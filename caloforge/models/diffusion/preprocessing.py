@@ -14,6 +14,17 @@ Each of these numbers ``y`` becomes ``v = ln(y + eps)`` (``eps = 1e-7``: an empt
 channel, with mean and std measured on the training set. The model's vector is
 ``[cells (L A R) | ring fractions (L R) | layer fractions (L) | u (1)]``.
 
+Format 4 (``cell_scale > 0``) writes the cells in absolute units instead of as shares:
+``v = ln(x / s + 1e-4)``, with ``s`` the 10 % quantile of the non-empty training cells (in a sampling
+calorimeter about one MIP: 2.9 MeV calibrated in par04-siw, where a MIP crossing 0.3 mm of silicon reads
+3.6 MeV). The inverse uses these only as weights within each ring, so the factors above still fix the ring,
+layer and total energies. Why: a cell hit by a charged particle holds at least a fair fraction of a MIP
+(Landau), so Geant4's non-empty cells sit above a gap (2.5 % of them below 1 MeV in par04-siw). As a share
+of its ring that gap moves with the ring's energy, shower by shower; a format-2 model trained on shares
+put 42 % of its cells below 1 MeV. In MIP units the gap is at the same ``v`` in every cell, layer and
+shower. An empty cell is ``ln 1e-4`` (-9.2), 3.9 units below the smallest Geant4 cell (the readout
+threshold, 0.005 ``s``); the inverse zeroes every cell below that smallest training cell.
+
 Why the factors: modelled cell by cell in log space, E_sum is a sum of thousands of exponentials, and a
 small error in the upper tail of many cells becomes a large error in E_sum (measured on an undertrained
 cell-only model: E_sum 65x Geant4's). The same holds within a layer: with cells as fractions of the
@@ -46,19 +57,21 @@ from numpy.typing import ArrayLike
 
 from caloforge.errors import CaloforgeError
 
-__all__ = ["EPS", "ShowerTransform"]
+__all__ = ["CELL_EPS", "EPS", "ShowerTransform"]
 
 EPS = 1e-7
 RING_EPS = 1e-3
+CELL_EPS = 1e-4  # offset of format-4 cells, in units of the cell scale
+CELL_QUANTILE = 0.1  # the cell scale: this quantile of the non-empty training cells
 _ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 # (a higher floor for the ring fractions, as noise around an empty ring, was measured to help nothing: it only
 # removes cells above the 15 keV threshold, of which the model already makes slightly too few)
 
 
-def _fractions(v: torch.Tensor, eps: float) -> torch.Tensor:
-    """ln(y + eps) of groups (..., n) -> fractions y >= 0 summing to 1 over the last axis."""
+def _fractions(v: torch.Tensor, eps: float, floor: float = _ZERO) -> torch.Tensor:
+    """ln(y + eps) of groups (..., n) -> fractions y >= 0 summing to 1 over the last axis (y below floor: 0)."""
     y = torch.exp(v) - eps
-    y = torch.where(y > _ZERO, y, 0.0)
+    y = torch.where(y > floor, y, 0.0)
     empty = y.sum(-1, keepdim=True) == 0
     best = torch.zeros_like(y).scatter_(-1, v.argmax(-1, keepdim=True), 1.0)
     y = torch.where(empty, best, y)
@@ -76,7 +89,8 @@ class ShowerTransform:
 
     ``layers`` is ``L``; ``rings`` is ``R`` when the radial profile is a factor of its own, 0 for the
     format-2 layout without it; ``ring_eps`` is the offset of the ring fractions. ``v_max`` is the largest
-    ``ln(y + eps)`` of each channel in the training data.
+    ``ln(y + eps)`` of each channel in the training data. ``cell_scale`` (MeV) is the unit of format-4
+    absolute cells, 0 for cells as shares; ``cell_floor`` is the smallest training cell in that unit.
     """
 
     mean: torch.Tensor
@@ -86,6 +100,8 @@ class ShowerTransform:
     eps: float = EPS
     rings: int = 0
     ring_eps: float = RING_EPS
+    cell_scale: float = 0.0
+    cell_floor: float = 0.0
 
     @property
     def n_cells(self) -> int:
@@ -99,6 +115,7 @@ class ShowerTransform:
         eps: float,
         rings: int = 0,
         ring_eps: float = RING_EPS,
+        cell_scale: float = 0.0,
     ) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) ``ln(y + eps)``, float64 (before standardisation)."""
         x = showers.to(torch.float64).clamp_min(0)
@@ -116,6 +133,8 @@ class ShowerTransform:
             cells = x.reshape(B, layers, -1)
             e_layer = cells.sum(-1)
             shape = [torch.log(_share(cells, e_layer[..., None]).reshape(B, -1) + eps)]
+        if cell_scale > 0:  # format 4: the cells in absolute units (the same L A R order)
+            shape[0] = torch.log(x / cell_scale + CELL_EPS)
         e_sum = e_layer.sum(-1, keepdim=True)
         u = e_sum / energies_mev.reshape(-1, 1).to(torch.float64)
         return torch.cat([*shape, torch.log(torch.cat([_share(e_layer, e_sum), u], dim=1) + eps)], dim=1)
@@ -130,21 +149,33 @@ class ShowerTransform:
         rings: int = 0,
         eps: float = EPS,
         ring_eps: float = RING_EPS,
+        absolute_cells: bool = False,
     ) -> ShowerTransform:
-        """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV)."""
+        """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV).
+
+        With ``absolute_cells`` (format 4) also the cell scale and floor, from the non-empty cells.
+        """
         x = torch.as_tensor(np.asarray(showers))
         e = torch.as_tensor(np.asarray(energies_mev), dtype=torch.float64).reshape(-1)
         if x.ndim != 2 or len(x) != len(e) or len(x) < 2:
             msg = f"need (N, cells) showers and N energies with N >= 2, got {tuple(x.shape)} and {len(e)}"
             raise CaloforgeError(msg)
-        v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings, ring_eps)
+        scale = floor = 0.0
+        if absolute_cells:
+            hits = x[x > 0].to(torch.float64)
+            if not len(hits):
+                raise CaloforgeError("the training showers hold no energy: no cell scale to measure")
+            scale = float(np.quantile(hits.numpy(), CELL_QUANTILE))
+            floor = float(hits.min()) / scale
+        v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings, ring_eps, scale)
                        for i in range(0, len(x), 4096)])  # fmt: skip
         std = v.std(dim=0).clamp_min(1e-3)  # a channel that is always empty keeps scale 1e-3, not 0
-        return cls(v.mean(dim=0).float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps)
+        return cls(v.mean(dim=0).float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps,
+                   scale, floor)  # fmt: skip
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32."""
-        v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps)
+        v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps, self.cell_scale)
         return ((v - self.mean.to(v)) / self.std.to(v)).float()
 
     def inverse(self, z: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
@@ -155,16 +186,19 @@ class ShowerTransform:
         f = _fractions(v[:, -L - 1 : -1], self.eps)
         u = (torch.exp(v[:, -1:]) - self.eps).clamp_min(0)
         e_layer = energies_mev.reshape(-1, 1).to(torch.float64) * u * f  # (B, L)
+        # format 4: absolute cells are weights within their ring (layer), zero below the smallest training cell
+        cell_eps, floor = (CELL_EPS, self.cell_floor * (1 - 1e-4)) if self.cell_scale > 0 else (self.eps, _ZERO)
         if R:  # angular shares within each ring (over A, so the ring axis goes last for _fractions)
-            h = _fractions(v[:, :n].reshape(B, L, -1, R).transpose(2, 3), self.eps).transpose(2, 3)
+            h = _fractions(v[:, :n].reshape(B, L, -1, R).transpose(2, 3), cell_eps, floor).transpose(2, 3)
             g = _fractions(v[:, n : n + L * R].reshape(B, L, R), self.ring_eps)
             return ((e_layer[..., None] * g)[:, :, None, :] * h).reshape(B, -1).float()
-        c = _fractions(v[:, :n].reshape(B, L, -1), self.eps)
+        c = _fractions(v[:, :n].reshape(B, L, -1), cell_eps, floor)
         return (e_layer[..., None] * c).reshape(B, -1).float()
 
     def state(self) -> dict[str, torch.Tensor]:
         sizes = {"transform.layers": torch.tensor([self.layers]), "transform.rings": torch.tensor([self.rings]),
-                 "transform.ring_eps": torch.tensor([self.ring_eps], dtype=torch.float64)}  # fmt: skip
+                 "transform.ring_eps": torch.tensor([self.ring_eps], dtype=torch.float64),
+                 "transform.cell_scale": torch.tensor([self.cell_scale, self.cell_floor], dtype=torch.float64)}  # fmt: skip
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
@@ -173,8 +207,9 @@ class ShowerTransform:
             layers = int(tensors["transform.layers"][0])
             rings = int(tensors["transform.rings"][0]) if "transform.rings" in tensors else 0  # format 2: none
             ring_eps = float(tensors["transform.ring_eps"][0]) if "transform.ring_eps" in tensors else eps
+            scale, floor = tensors.get("transform.cell_scale", torch.zeros(2)).tolist()  # formats 2-3: shares
             return cls(tensors["transform.mean"], tensors["transform.std"], tensors["transform.v_max"], layers, eps,
-                       rings, ring_eps)  # fmt: skip
+                       rings, ring_eps, scale, floor)  # fmt: skip
         except KeyError as err:
             msg = (f"checkpoint lacks the shower transform ({err.args[0]}): it was written by an older caloforge "
                    "whose cell-only transform is no longer supported; retrain")  # fmt: skip
