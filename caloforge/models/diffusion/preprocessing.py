@@ -22,8 +22,9 @@ layer and total energies. Why: a cell hit by a charged particle holds at least a
 (Landau), so Geant4's non-empty cells sit above a gap (2.5 % of them below 1 MeV in par04-siw). As a share
 of its ring that gap moves with the ring's energy, shower by shower; a format-2 model trained on shares
 put 42 % of its cells below 1 MeV. In MIP units the gap is at the same ``v`` in every cell, layer and
-shower. An empty cell is ``ln 1e-4`` (-9.2), 3.9 units below the smallest Geant4 cell (the readout
-threshold, 0.005 ``s``); the inverse zeroes every cell below that smallest training cell.
+shower. An empty cell is ``ln 1e-4`` (-9.2), 4 units below a cell at the validation suite's readout
+threshold (15 keV, 0.005 ``s``). The inverse zeroes cells below ``1e-4 s`` (0.3 keV), which in ``v`` lie
+within ln 2 of an empty cell: noise around empty, not energy (7 in a million Geant4 cells are that small).
 
 Why the factors: modelled cell by cell in log space, E_sum is a sum of thousands of exponentials, and a
 small error in the upper tail of many cells becomes a large error in E_sum (measured on an undertrained
@@ -90,7 +91,7 @@ class ShowerTransform:
     ``layers`` is ``L``; ``rings`` is ``R`` when the radial profile is a factor of its own, 0 for the
     format-2 layout without it; ``ring_eps`` is the offset of the ring fractions. ``v_max`` is the largest
     ``ln(y + eps)`` of each channel in the training data. ``cell_scale`` (MeV) is the unit of format-4
-    absolute cells, 0 for cells as shares; ``cell_floor`` is the smallest training cell in that unit.
+    absolute cells, 0 for cells as shares; cells below ``cell_floor`` of that unit come back empty.
     """
 
     mean: torch.Tensor
@@ -153,7 +154,7 @@ class ShowerTransform:
     ) -> ShowerTransform:
         """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV).
 
-        With ``absolute_cells`` (format 4) also the cell scale and floor, from the non-empty cells.
+        With ``absolute_cells`` (format 4) also the cell scale, from the non-empty cells.
         """
         x = torch.as_tensor(np.asarray(showers))
         e = torch.as_tensor(np.asarray(energies_mev), dtype=torch.float64).reshape(-1)
@@ -165,8 +166,7 @@ class ShowerTransform:
             hits = x[x > 0].to(torch.float64)
             if not len(hits):
                 raise CaloforgeError("the training showers hold no energy: no cell scale to measure")
-            scale = float(np.quantile(hits.numpy(), CELL_QUANTILE))
-            floor = float(hits.min()) / scale
+            scale, floor = float(np.quantile(hits.numpy(), CELL_QUANTILE)), CELL_EPS
         v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings, ring_eps, scale)
                        for i in range(0, len(x), 4096)])  # fmt: skip
         std = v.std(dim=0).clamp_min(1e-3)  # a channel that is always empty keeps scale 1e-3, not 0
@@ -186,7 +186,7 @@ class ShowerTransform:
         f = _fractions(v[:, -L - 1 : -1], self.eps)
         u = (torch.exp(v[:, -1:]) - self.eps).clamp_min(0)
         e_layer = energies_mev.reshape(-1, 1).to(torch.float64) * u * f  # (B, L)
-        # format 4: absolute cells are weights within their ring (layer), zero below the smallest training cell
+        # format 4: absolute cells are weights within their ring (layer), zero below the floor
         cell_eps, floor = (CELL_EPS, self.cell_floor * (1 - 1e-4)) if self.cell_scale > 0 else (self.eps, _ZERO)
         if R:  # angular shares within each ring (over A, so the ring axis goes last for _fractions)
             h = _fractions(v[:, :n].reshape(B, L, -1, R).transpose(2, 3), cell_eps, floor).transpose(2, 3)
