@@ -196,9 +196,10 @@ class ShowerTransform:
         return (e_layer[..., None] * c).reshape(B, -1).float()
 
     def state(self) -> dict[str, torch.Tensor]:
+        f64 = torch.float64
         sizes = {"transform.layers": torch.tensor([self.layers]), "transform.rings": torch.tensor([self.rings]),
-                 "transform.ring_eps": torch.tensor([self.ring_eps], dtype=torch.float64),
-                 "transform.cell_scale": torch.tensor([self.cell_scale, self.cell_floor], dtype=torch.float64)}  # fmt: skip
+                 "transform.ring_eps": torch.tensor([self.ring_eps], dtype=f64),
+                 "transform.cell_scale": torch.tensor([self.cell_scale, self.cell_floor], dtype=f64)}  # fmt: skip
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
