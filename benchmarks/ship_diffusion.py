@@ -52,8 +52,10 @@ def _energy_table(evaluation: dict) -> str:
     return "\n".join(lines)
 
 
-def _preprocessing(cfg: dict, ring_eps: float) -> str:
+def _preprocessing(cfg: dict, tensors: dict) -> str:
     L, A, R = cfg["mesh"]
+    ring_eps = float(tensors.get("transform.ring_eps", [1e-7])[0])
+    scale = float(tensors.get("transform.cell_scale", [0.0])[0])
     if cfg.get("ring_fractions", False):
         factors = (f"x_lar = E u f_l g_lr h_lar: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
                    f"g_lr = E_lr / E_l ({R} ring fractions per layer), h_lar = x_lar / E_lr ({A} angular fractions "
@@ -62,9 +64,15 @@ def _preprocessing(cfg: dict, ring_eps: float) -> str:
         factors = (f"x_lk = E u f_l c_lk: u = E_sum / E (one channel), f_l = E_l / E_sum ({L} layer fractions), "
                    f"c_lk = x_lk / E_l ({A * R} cell fractions per layer)")  # fmt: skip
     offsets = f"ln(y + 1e-7) (ln(y + {ring_eps:g}) for the ring fractions)" if ring_eps != 1e-7 else "ln(y + 1e-7)"
+    cells = ""
+    if scale > 0:
+        cells = (f" The cells themselves enter in absolute units, ln(x / s + 1e-4) with s = {scale:.3g} MeV (the 10 % "
+                 "quantile of the non-empty training cells, near one MIP), so the gap between empty cells and cells "
+                 "crossed by a charged particle sits at one value in every cell and shower; the inverse uses them as "
+                 "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, standardised per channel "
-            "on the training set. The inverse caps each channel at its training maximum, sets fractions below "
-            "1e-9 to 0 and renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
+            f"on the training set.{cells} The inverse caps each channel at its training maximum, sets fractions "
+            "below 1e-9 to 0 and renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
 
 def _warm_start(meta: dict) -> str:
@@ -147,7 +155,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
 
-{_preprocessing(cfg, float(tensors.get("transform.ring_eps", [1e-7])[0]))}
+{_preprocessing(cfg, tensors)}
 
 ## Training
 
