@@ -14,8 +14,13 @@
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
 #       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
 #
-# The built-in model (its MODEL_CARD.md) is the format-2 run, at commit a70fceb, 8093 steps:
-#   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 benchmarks/diffusion_training.sh
+# The built-in model (its MODEL_CARD.md) is the format-4 run, at commit 0fab9b7 (absolute cells), 7500 steps
+# from scratch in 53 min on 2 cores (validation on the first 1000 held-out showers, as here):
+#   RUN=runs/par04-siw-diffusion-f4 STEPS=7500 MAX_TIME=4500 benchmarks/diffusion_training.sh
+#   TEACHER=runs/par04-siw-diffusion-f4 RUN=runs/par04-siw-diffusion-f4-distilled STEPS=1000 LR=1e-4 MAX_TIME=700 \
+#       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh
+# The format-2 built-in before it (results in git history, a70fceb):
+#   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 benchmarks/diffusion_training.sh   # at a70fceb
 # The format-3 experiment (results/diffusion_evaluation_format3.json; weights not kept) warm-started from it:
 #   INIT=runs/par04-siw-diffusion-f2 RUN=runs/par04-siw-diffusion-a STEPS=10500 LR=4e-4 ...
 #                                         # at commit 5ccc269 (ring fractions, ring_eps 1e-7), stopped at 5500

@@ -127,7 +127,7 @@ def _validate(model: DiffusionModel, reference: ShowerData, settings: TrainSetti
     phi = reference.phi[: len(ref)] if reference.phi is not None else None
     cand = replace(ref, showers=model.sample(ref.incident_energies, theta=theta, phi=phi,
                                              steps=settings.validation_steps, seed=seed))  # fmt: skip
-    # A small sample's classifier sees less than the 10k-shower evaluation: the built-in model scored cell
+    # A small sample's classifier sees less than the 10k-shower evaluation: the format-2 model scored cell
     # AUC 0.78 with 64 hidden units and batch 128, 0.88 with these settings (2 s), 0.98 in the full
     # evaluation, all on 1000 held-out showers but the last. It reads low: compare runs with it, not targets.
     quick = {"epochs": 30, "hidden": 128, "lr": 1e-3, "batch_size": 64}
