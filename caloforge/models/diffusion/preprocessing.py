@@ -131,17 +131,19 @@ class ShowerTransform:
             cells = x.reshape(B, layers, -1, rings)  # (B, L, A, R)
             e_ring = cells.sum(2)
             e_layer = e_ring.sum(-1)
-            shape = [torch.log(_share(cells, e_ring[:, :, None]).reshape(B, -1) + eps),
-                     torch.log(_share(e_ring, e_layer[..., None]).reshape(B, -1) + ring_eps)]  # fmt: skip
+            whole = e_ring[:, :, None]
+            profile = [torch.log(_share(e_ring, e_layer[..., None]).reshape(B, -1) + ring_eps)]
         else:
             cells = x.reshape(B, layers, -1)
             e_layer = cells.sum(-1)
-            shape = [torch.log(_share(cells, e_layer[..., None]).reshape(B, -1) + eps)]
+            whole, profile = e_layer[..., None], []
         if cell_scale > 0:  # format 4: the cells in absolute units (the same L A R order)
-            shape[0] = torch.log(x / cell_scale + CELL_EPS)
+            v_cells = torch.log(x / cell_scale + CELL_EPS)
+        else:  # formats 2-3: shares of their ring (layer)
+            v_cells = torch.log(_share(cells, whole).reshape(B, -1) + eps)
         e_sum = e_layer.sum(-1, keepdim=True)
         u = e_sum / energies_mev.reshape(-1, 1).to(torch.float64)
-        return torch.cat([*shape, torch.log(torch.cat([_share(e_layer, e_sum), u], dim=1) + eps)], dim=1)
+        return torch.cat([v_cells, *profile, torch.log(torch.cat([_share(e_layer, e_sum), u], dim=1) + eps)], dim=1)
 
     @classmethod
     def fit(
