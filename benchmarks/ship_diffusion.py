@@ -75,22 +75,24 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
             "below 1e-9 to 0 and renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
 
-def _warm_start(meta: dict) -> str:
-    """Where the run's weights started: from scratch, or a chain of trained runs, each with its own budget."""
-    links = []
+def _warm_start(meta: dict) -> tuple[str, float]:
+    """Where the run's weights started (from scratch, or a chain of trained runs with their budgets), and
+    the seconds those earlier runs trained (0 where a run of the chain is no longer on this machine)."""
+    links, seconds = [], 0.0
     while "init" in meta and len(links) < 10:
         run = Path(meta["init"]["run"])
         try:
             _, state = load_tensors(run / "state.safetensors")
             budget = f"{state['step']} steps of {state['settings']['batch_size']}, "
             budget += f"{state['history'][-1]['elapsed_s'] / 60:.0f} min"
+            seconds += state["history"][-1]["elapsed_s"]
             meta = load_tensors(run / MODEL_FILE)[1]
         except (CaloforgeError, KeyError, IndexError):  # the card still says where it started when that run is gone
             budget, meta = "budget not on this machine", {}
         links.append(f"`{run}` ({budget})")
     if not links:
-        return "from scratch"
-    return "warm start from " + ", itself started from ".join(links) + "; then trained as below"
+        return "from scratch", 0.0
+    return "warm start from " + ", itself started from ".join(links) + "; then trained as below", seconds
 
 
 def main() -> None:
@@ -128,7 +130,8 @@ def main() -> None:
     full = judged[0]
     targets = {k: v for k, v in full["targets"].items() if k in full}
     missed = [f"{k} {full[k]:.3f} > {v}" for k, v in targets.items() if full[k] > v]
-    trained = f"{history[-1]['elapsed_s'] / 3600:.1f} h on {args.hardware}"
+    start, earlier_s = _warm_start(meta)
+    trained = f"{(history[-1]['elapsed_s'] + earlier_s) / 3600:.1f} h in all on {args.hardware}"
     verdict = (
         f"Measured against {evaluation['settings']['showers']} held-out Geant4 showers (below), this model "
         f"meets caloforge's accuracy targets for physics use ({', '.join(f'{k} <= {v}' for k, v in targets.items())})."
@@ -161,7 +164,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 - Data: {", ".join(f"{d['file']} ({d['showers']} showers, seed {d['seed']})" for d in train)}; Geant4
   reference showers from `caloforge simulate` (see benchmarks/make_datasets.sh).
-- Start: {_warm_start(meta)}.
+- Start: {start}.
 - Steps: {state["step"]} of batch {settings["batch_size"]}, Adam lr {settings["lr"]} (cosine, warm-up
   {settings["warmup_steps"]}), EMA {settings["ema_decay"]}, seed {settings["seed"]}; final loss
   {history[-1]["loss"]:.4f}; {history[-1]["elapsed_s"] / 60:.0f} min on {args.hardware}.
