@@ -22,18 +22,19 @@ def _sparse_showers(rng, n=50):
     return rng.exponential(5.0, size=(n, 6480)).astype(np.float32) * (rng.random((n, 6480)) < 0.3)
 
 
-LAYOUTS = [(9, True), (9, False), (0, False)]  # formats 4, 3 and 2
+LAYOUTS = [(9, True, True), (9, True, False), (9, False, False), (0, False, False)]  # formats 5, 4, 3 and 2
 
 
-@pytest.mark.parametrize(("rings", "absolute"), LAYOUTS)
-def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute):
+@pytest.mark.parametrize(("rings", "absolute", "moments"), LAYOUTS)
+def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute, moments):
     showers = _sparse_showers(rng)
     showers[0, :144] = 0  # an empty first layer
     showers[1, 144 + 4 :: 9][:16] = 0  # an empty ring (r = 4 of layer 1)
     showers[(showers > 0) & (showers < 1e-3)] = 1e-3  # nothing near the floor of absolute cells (1e-4 of ~0.5 MeV)
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute)
-    assert (transform.cell_scale > 0) == absolute
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute,
+                                    energy_moments=moments)  # fmt: skip
+    assert (transform.cell_scale > 0) == absolute and (transform.log_energies is not None) == moments
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     assert z.shape == (50, WIDTHS[rings]) and z.dtype == torch.float32 and transform.n_cells == 6480
     assert abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
@@ -42,16 +43,18 @@ def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute):
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
 
 
-@pytest.mark.parametrize(("rings", "absolute"), LAYOUTS)
-def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng, rings, absolute):
+@pytest.mark.parametrize(("rings", "absolute", "moments"), LAYOUTS)
+def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng, rings, absolute, moments):
     showers = _sparse_showers(rng)
     energies = rng.uniform(1e3, 1e5, 50)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=rings, absolute_cells=absolute,
+                                    energy_moments=moments)  # fmt: skip
     width = WIDTHS[rings]
     z = torch.randn(20, width, generator=torch.Generator().manual_seed(0)) * 3  # an imperfect model's output
     e = torch.full((20,), 1e4)
     x = transform.inverse(z, e).numpy().astype(np.float64)
-    v = z.double() * transform.std.double() + transform.mean.double()
+    mean, std = transform.moments(e)
+    v = z.double() * std + mean
     u = (torch.exp(torch.minimum(v[:, -1], transform.v_max[-1].double())) - transform.eps).numpy()
     np.testing.assert_allclose(x.sum(1), 1e4 * u, rtol=1e-5)  # E_sum is the model's one channel, exactly
     assert np.all(x >= 0) and np.all(x.sum(1) <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5))
@@ -60,18 +63,22 @@ def test_inverse_deposits_exactly_the_generated_esum_and_caps_every_channel(rng,
     huge = transform.inverse(torch.full((1, width), 1e3), torch.tensor([1e4]))[0].numpy()
     assert np.isfinite(huge).all() and huge.sum() <= 1e4 * (showers.sum(1) / energies).max() * (1 + 1e-5)
     empty_cells = transform.inverse(torch.cat([torch.full((1, 6480), -1e3), torch.zeros(1, width - 6480)], 1), e[:1])
-    mean_u = float(torch.exp(transform.mean[-1].double())) - transform.eps
+    mean_u = float(torch.exp(mean[..., -1].reshape(-1)[0])) - transform.eps
     assert float(empty_cells.sum()) == pytest.approx(1e4 * mean_u, rel=1e-4)  # all-empty layers keep their energy
 
 
 def test_transform_state_round_trips_and_older_states_keep_their_offsets(rng):
     showers, energies = _sparse_showers(rng, 10), rng.uniform(1e3, 1e5, 10)
-    transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True)
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True, energy_moments=True)
     again = ShowerTransform.from_state(transform.state(), transform.eps)
     assert (again.rings, again.ring_eps, again.layers) == (9, 1e-3, 45)
     assert (again.cell_scale, again.cell_floor) == (transform.cell_scale, transform.cell_floor)
-    assert all(torch.equal(getattr(again, k), getattr(transform, k)) for k in ("mean", "std", "v_max"))
-    shares = {k: v for k, v in transform.state().items() if k != "transform.cell_scale"}
+    assert all(torch.equal(getattr(again, k), getattr(transform, k)) for k in ("mean", "std", "v_max", "log_energies"))
+    assert transform.mean.shape == transform.std.shape == (16, WIDTH)
+    global_ = {k: v for k, v in transform.state().items() if k != "transform.log_energies"}
+    global_ |= {"transform.mean": transform.mean[0], "transform.std": transform.std[0]}
+    assert ShowerTransform.from_state(global_, 1e-7).log_energies is None  # formats 2-4: one standardisation
+    shares = {k: v for k, v in global_.items() if k != "transform.cell_scale"}
     assert ShowerTransform.from_state(shares, 1e-7).cell_scale == 0  # formats 2-3: cells as shares
     older = {k: v for k, v in shares.items() if k != "transform.ring_eps"}
     assert ShowerTransform.from_state(older, 1e-7).ring_eps == 1e-7  # written before ring_eps: it used eps
@@ -113,6 +120,26 @@ def test_absolute_cells_put_the_mip_gap_at_one_place_and_zero_the_noise_around_e
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
     assert np.all(back[empty] == 0)
     np.testing.assert_allclose(back, showers, rtol=2e-5)
+
+
+def test_energy_moments_scale_each_channel_to_its_spread_at_that_energy(rng):
+    """Format 5: a response that fluctuates less at high energy (as a calorimeter's does) gets unit spread at
+    every energy; one standardisation for all energies would squeeze the high-energy spread to a sliver."""
+    n = 4000
+    energies = np.exp(rng.uniform(np.log(1e3), np.log(1e5), n))
+    showers = _sparse_showers(rng, n)
+    showers *= (0.5 * (1 + rng.normal(0, 0.2 / np.sqrt(energies / 1e3))) / showers.sum(1))[:, None] * energies[:, None]
+    low, high = energies < 3e3, energies > 3e4
+    spreads = {}
+    for moments in (False, True):
+        transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True, energy_moments=moments)
+        u = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))[:, -1].numpy()
+        spreads[moments] = (u[low].std(), u[high].std(), abs(u[high].mean()))
+    assert spreads[False][1] < 0.3 * spreads[False][0]  # the sliver (the spread of E_sum / E falls as 1 / sqrt(E))
+    assert spreads[True][0] == pytest.approx(1, rel=0.1) and spreads[True][1] == pytest.approx(1, rel=0.1)
+    assert spreads[True][2] < 0.1  # centred at every energy
+    tables = transform.moments(torch.tensor([1e3, 1e5, 1e7]))  # beyond the training range: its end values
+    assert torch.equal(tables[0][1], tables[0][2]) and torch.equal(tables[1][1], tables[1][2])
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():

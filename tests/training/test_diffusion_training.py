@@ -139,7 +139,7 @@ def test_distillation_gives_a_few_step_generator(files, tmp_path):
 
 def test_a_new_run_starts_from_a_trained_run_where_shapes_match(files, tmp_path):
     """Warm start across vector layouts: the format-2 layout (no ring fractions) into the current one."""
-    format2 = {"ring_fractions": False, "absolute_cells": False}
+    format2 = {"ring_fractions": False, "absolute_cells": False, "energy_moments": False}
     old = train_diffusion([files["train"]], tmp_path / "old", settings=QUICK, config=TINY | format2)
     tensors, meta = load_tensors(old / "model.safetensors")
     save_tensors(old / "model.safetensors", tensors, meta | {"format_version": 2})  # as a format-2 run is stored

@@ -24,12 +24,12 @@ from caloforge.models.diffusion.schedule import edm_sigmas
 __all__ = ["DiffusionModel", "config_from_meta"]
 
 MODEL_FILE = "model.safetensors"
-FORMAT_VERSION = 4  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
-# 4: cells in absolute units (a cell scale near one MIP) instead of shares
+FORMAT_VERSION = 5  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
+# 4: cells in absolute units (a cell scale near one MIP) instead of shares; 5: energy-dependent standardisation
 
 
 def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
-    """The config a checkpoint's metadata holds; formats 2-3 predate absolute cells, 2 ring fractions; 1 is refused."""
+    """The config a checkpoint's metadata holds; what older formats lacked is switched off; 1 is refused."""
     version = meta.get("format_version", 1)
     if version < 2:
         msg = (f"{where}: written by an older caloforge (format {version}, cell-only transform); this version "
@@ -38,7 +38,8 @@ def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
     if version > FORMAT_VERSION:
         msg = f"{where}: format {version} is newer than this caloforge reads ({FORMAT_VERSION}): upgrade caloforge"
         raise CaloforgeError(msg)
-    older = {2: {"ring_fractions": False, "absolute_cells": False}, 3: {"absolute_cells": False}}.get(version, {})
+    introduced = {"ring_fractions": 3, "absolute_cells": 4, "energy_moments": 5}  # the format each came with
+    older = {name: False for name, since in introduced.items() if version < since}
     values = {**meta["config"], **older}
     return DiffusionConfig.from_dict(values, where=f"{where} (config)")
 
