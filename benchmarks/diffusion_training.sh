@@ -38,7 +38,7 @@ CONFIG="${CONFIG:-}"
 resume=(${INIT:+--init "$INIT"})
 [[ -f "$RUN/model.safetensors" ]] && resume=(--resume)
 # shellcheck disable=SC2086
-caloforge train diffusion -d data/par04-siw/e-_normal_train.h5 --validation data/par04-siw/e-_normal_val.h5 \
+caloforge train diffusion -d data/par04-siw/e-_normal_train.h5 --validation "${VALIDATION:-data/par04-siw/e-_normal_val.h5}" \
     -o "$RUN" --steps "$STEPS" --batch-size "${BATCH:-64}" --lr "${LR:-5e-4}" --max-time "$MAX_TIME" \
     --validate-every "${VALIDATE_EVERY:-2500}" --validation-showers "${VAL_SHOWERS:-1000}" --seed 0 \
     ${DEVICE:+--device "$DEVICE"} ${TEACHER:+--teacher "$TEACHER"} $CONFIG "${resume[@]}"

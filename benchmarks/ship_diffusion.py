@@ -80,24 +80,35 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
 
+def _budget(run: Path) -> tuple[str, float, dict]:
+    """A trained run's steps and time, the seconds it trained and its metadata (what is left of it if gone)."""
+    try:
+        _, state = load_tensors(run / "state.safetensors")
+        seconds = state["history"][-1]["elapsed_s"]
+        budget = f"{state['step']} steps of {state['settings']['batch_size']}, {seconds / 60:.0f} min"
+        return budget, seconds, load_tensors(run / MODEL_FILE)[1]
+    except (CaloforgeError, KeyError, IndexError):
+        pass
+    try:  # weights without their training state (a built-in model copied back into a run folder)
+        meta = load_tensors(run / MODEL_FILE)[1]
+        return f"{meta['step']} steps; its training time is not stored with the weights", 0.0, meta
+    except (CaloforgeError, KeyError):  # the card still says where it started when that run is gone
+        return "budget not on this machine", 0.0, {}
+
+
 def _warm_start(meta: dict) -> tuple[str, float]:
-    """Where the run's weights started (from scratch, or a chain of trained runs with their budgets), and
-    the seconds those earlier runs trained (0 where a run of the chain is no longer on this machine)."""
+    """Where the run's weights started (from scratch, a teacher, or a chain of trained runs with their
+    budgets), and the seconds those earlier runs trained (0 where a run's time is not on this machine)."""
     links, seconds = [], 0.0
-    while "init" in meta and len(links) < 10:
-        run = Path(meta["init"]["run"])
-        try:
-            _, state = load_tensors(run / "state.safetensors")
-            budget = f"{state['step']} steps of {state['settings']['batch_size']}, "
-            budget += f"{state['history'][-1]['elapsed_s'] / 60:.0f} min"
-            seconds += state["history"][-1]["elapsed_s"]
-            meta = load_tensors(run / MODEL_FILE)[1]
-        except (CaloforgeError, KeyError, IndexError):  # the card still says where it started when that run is gone
-            budget, meta = "budget not on this machine", {}
-        links.append(f"`{run}` ({budget})")
+    while ("init" in meta or "teacher" in meta) and len(links) < 10:
+        distilled = "teacher" in meta
+        run = Path(meta["teacher"] if distilled else meta["init"]["run"])
+        budget, run_seconds, meta = _budget(run)
+        seconds += run_seconds
+        links.append(f"{'distilled from' if distilled else 'warm start from'} `{run}` ({budget})")
     if not links:
         return "from scratch", 0.0
-    return "warm start from " + ", itself started from ".join(links) + "; then trained as below", seconds
+    return ", itself ".join(links) + "; then trained as below", seconds
 
 
 def main() -> None:
@@ -107,6 +118,7 @@ def main() -> None:
     parser.add_argument("--evaluation", type=Path, default=Path("benchmarks/results/diffusion_evaluation.json"))
     parser.add_argument("--speed", type=Path, default=Path("benchmarks/results/diffusion_speed.json"))
     parser.add_argument("--hardware", required=True, help="what the run trained on, e.g. '2 cores of an AMD EPYC'")
+    parser.add_argument("--note", default="", help="one more line for the card's training section")
     args = parser.parse_args()
     tensors, meta = load_tensors(args.run / MODEL_FILE)
     _, state = load_tensors(args.run / "state.safetensors")
@@ -115,12 +127,18 @@ def main() -> None:
     if not judged:
         raise SystemExit(f"{args.evaluation} has no figures for {args.run}: run diffusion_evaluation.py on it first")
     shipped = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    distilled = meta.get("family_kind") == "consistency"
     out = builtin_model_path(args.name)
     out.mkdir(parents=True, exist_ok=True)
     path = save_tensors(
         out / MODEL_FILE,
         shipped,
-        meta | {"label": "diffusion (built-in)", "built_in": args.name, "default_steps": judged[0]["sampling_steps"]},
+        meta
+        | {
+            "label": "diffusion (distilled, built-in)" if distilled else "diffusion (built-in)",
+            "built_in": args.name,
+            "default_steps": judged[0]["sampling_steps"],
+        },
     )
     path.chmod(0o644)  # package data: readable by everyone
     size_mb = path.stat().st_size / 2**20
@@ -146,9 +164,12 @@ def main() -> None:
         f"for {trained}. It ships so that `caloforge generate` and `caloforge demo` work without training, and "
         "as a starting point; train a larger model on a GPU (`benchmarks/diffusion_training.sh`) for physics."
     )
-    card = f"""# {args.name}: the built-in diffusion model of caloforge
+    note = f"\n- {args.note}" if args.note else ""
+    what = ("A consistency-distilled 1-4-step generator of a transformer diffusion model (EDM)"
+            if distilled else "A transformer diffusion model (EDM)")  # fmt: skip
+    card = f"""# {args.name}: a built-in diffusion model of caloforge
 
-A transformer diffusion model (EDM) for e- showers in `{meta["geometry"]}` on the {" x ".join(map(str, cfg["mesh"]))}
+{what} for e- showers in `{meta["geometry"]}` on the {" x ".join(map(str, cfg["mesh"]))}
 scoring mesh, conditioned on the incident energy ({cfg["energy_range_gev"][0]:.3g}-{cfg["energy_range_gev"][1]:.3g} GeV,
 clamped with a warning outside) at normal incidence. Use it with
 
@@ -173,7 +194,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 - Steps: {state["step"]} of batch {settings["batch_size"]}, Adam lr {settings["lr"]} (cosine, warm-up
   {settings["warmup_steps"]}), EMA {settings["ema_decay"]}, seed {settings["seed"]}; final loss
   {history[-1]["loss"]:.4f}; {history[-1]["elapsed_s"] / 60:.0f} min on {args.hardware}.
-- Command: `benchmarks/diffusion_training.sh` (the settings above).
+- Command: `benchmarks/diffusion_training.sh` (the settings above).{note}
 
 ## Validation (benchmarks/diffusion_evaluation.py; report in benchmarks/results/diffusion/report/)
 
