@@ -14,11 +14,22 @@
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
 #       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
 #
-# The built-in model (its MODEL_CARD.md) is the format-4 run, at commit 0fab9b7 (absolute cells), 7500 steps
-# from scratch in 53 min on 2 cores (validation on the first 1000 held-out showers, as here):
+# The built-in models (their MODEL_CARD.md) are the format-5 run (energy-dependent standardisation, commit
+# 1a2fc45), warm-started from the format-4 built-in of commit b16c28d put back into a run folder, and its
+# distillation (validation on the first 1000 held-out showers; a copy of the 2000-shower file, since the
+# 10k file is rewritten while `caloforge simulate --resume` extends it):
+#   mkdir -p runs/par04-siw-diffusion-f4 && git show \
+#       b16c28d:caloforge/models/pretrained/par04-siw-diffusion/model.safetensors > runs/par04-siw-diffusion-f4/model.safetensors
+#   INIT=runs/par04-siw-diffusion-f4 RUN=runs/par04-siw-diffusion-f5 STEPS=7000 LR=3e-4 MAX_TIME=3300 \
+#       VALIDATION=data/par04-siw/e-_normal_val2k.h5 benchmarks/diffusion_training.sh       # stopped by time at 6033
+#   OMP_NUM_THREADS=1 TEACHER=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5-distilled STEPS=2000 \
+#       LR=1e-4 MAX_TIME=1500 VALIDATE_EVERY=100000 VALIDATION=... benchmarks/diffusion_training.sh
+# Its control (results/diffusion_evaluation_f4b.json; weights lost) is the same warm start and settings in
+# format 4 (7000 steps). Run nothing else on the machine beside a training run: torch's OpenMP threads spin
+# when the cores are oversubscribed (measured: 3 s per step beside a Geant4 simulation and pytest, 0.37 s
+# alone); a Geant4 job beside it can be paused (kill -STOP / -CONT its workers).
+# The format-4 built-in before it, 7500 steps from scratch in 53 min on 2 cores (at commit 0fab9b7):
 #   RUN=runs/par04-siw-diffusion-f4 STEPS=7500 MAX_TIME=4500 benchmarks/diffusion_training.sh
-#   TEACHER=runs/par04-siw-diffusion-f4 RUN=runs/par04-siw-diffusion-f4-distilled STEPS=1000 LR=1e-4 MAX_TIME=700 \
-#       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh
 # The format-2 built-in before it (results in git history, a70fceb):
 #   RUN=runs/par04-siw-diffusion-f2 STEPS=10000 MAX_TIME=4300 benchmarks/diffusion_training.sh   # at a70fceb
 # The format-3 experiment (results/diffusion_evaluation_format3.json; weights not kept) warm-started from it:
