@@ -3,13 +3,14 @@
 The path: geometry -> Geant4 reference showers on the scoring mesh -> shower file -> a physics
 summary (calibration, response, shower depth) -> GFlash tuned on most of the showers -> stock and
 tuned GFlash showers, and showers of the built-in diffusion model (``par04-siw-diffusion``, no training
-needed), at the energies of the held-out rest -> the validation report comparing them with Geant4
-(``report/report.html``).
+needed) and of its one-step distillation, at the energies of the held-out rest -> the validation report
+comparing them with Geant4 (``report/report.html``).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["run_demo"]
 
 _GEOMETRY = "par04-siw"
-_DIFFUSION = "par04-siw-diffusion"  # the built-in model trained on this geometry
+# the built-in models trained on this geometry: the diffusion model and its 1-step generator
+_DIFFUSION = {
+    "diffusion (built-in)": "par04-siw-diffusion",
+    "diffusion (distilled, 1 step)": "par04-siw-diffusion-distilled",
+}
 
 
 _ENERGY_GEV = (1.0, 30.0)
@@ -105,14 +110,15 @@ def _fit_and_validate(data: ShowerData, geo: Calorimeter, output_dir: Path, cons
     )
     files = [write_showers(output_dir / "test_geant4.h5", test, overwrite=True)]
     models = {"GFlash stock": GFlash.stock(geo, data.meta.mesh), "GFlash tuned": tuned}
-    if (builtin_model_path(_DIFFUSION) / "model.safetensors").exists():
-        models["diffusion (built-in)"] = load_model(_DIFFUSION, geo.name)
+    for label, name in _DIFFUSION.items():
+        if (builtin_model_path(name) / "model.safetensors").exists():
+            models[label] = load_model(name, geo.name)
     for label, model in models.items():
         start = time.perf_counter()
         showers = model.sample(test.incident_energies, seed=7)
         console.print(f"{label}: {len(test)} showers in {time.perf_counter() - start:.1f} s")
         meta = replace(test.meta, generator=f"caloforge {label}", seed=7)
-        name = label.split(" (")[0].replace(" ", "_").lower()
+        name = re.sub(r"\W+", "_", label).strip("_").lower()  # "diffusion (built-in)" -> diffusion_built_in
         files.append(write_showers(output_dir / f"{name}.h5", replace(test, showers=showers, meta=meta),
                                    overwrite=True))  # fmt: skip
     console.print(f"validating {len(models)} fast simulators against {n_test} held-out Geant4 showers ...")

@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 MODEL_FAMILIES = ("gflash",)
-BUILTIN_MODELS = ("par04-siw-diffusion",)  # trained models shipped in caloforge/models/pretrained/
+# trained models shipped in caloforge/models/pretrained/: the diffusion model and its 1-4-step distillation
+BUILTIN_MODELS = ("par04-siw-diffusion", "par04-siw-diffusion-distilled")
 
 
 def builtin_model_path(name: str) -> Path:

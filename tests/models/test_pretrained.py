@@ -1,4 +1,5 @@
-"""The built-in diffusion model: it ships with the package, loads, and deposits the energy Geant4 does."""
+"""The built-in diffusion models (full sampler and distilled): they ship with the package, load, and deposit
+the energy Geant4 does."""
 
 import numpy as np
 import pytest
@@ -9,27 +10,46 @@ from caloforge.fullsim import simulate
 from caloforge.geometry import get_geometry
 from caloforge.models.generate import builtin_model_path, load_model
 
-NAME = "par04-siw-diffusion"
+NAMES = ("par04-siw-diffusion", "par04-siw-diffusion-distilled")
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def built_in(request):
+    """(name, model) of each built-in model."""
+    path = builtin_model_path(request.param)
+    assert (path / "model.safetensors").is_file(), f"the built-in model {request.param} is not in the package"
+    return request.param, load_model(request.param, "par04-siw")
 
 
 @pytest.fixture(scope="module")
-def model():
-    assert (builtin_model_path(NAME) / "model.safetensors").is_file(), "the built-in model is not in the package"
-    return load_model(NAME, "par04-siw")
+def geant4():
+    """Geant4 showers by (energy, n, seed), simulated once for both built-in models."""
+    cache = {}
+
+    def showers(energy_gev, n, seed):
+        if (energy_gev, n, seed) not in cache:
+            cache[energy_gev, n, seed] = simulate(get_geometry("par04-siw"), n=n, energy_gev=energy_gev, seed=seed,
+                                                  workers=2)  # fmt: skip
+        return cache[energy_gev, n, seed]
+
+    return showers
 
 
-def test_built_in_model_is_small_and_documented(model):
-    folder = builtin_model_path(NAME)
+def test_built_in_model_is_small_and_documented(built_in):
+    name, model = built_in
+    folder = builtin_model_path(name)
     assert (folder / "model.safetensors").stat().st_size < 20 * 2**20
     card = (folder / "MODEL_CARD.md").read_text()
     for needed in ("Training", "Validation", "AUC cells", "Preprocessing", "seed"):
         assert needed in card
-    assert model.geometry == "par04-siw" and model.mesh.shape == (45, 16, 9) and not model.distilled
+    assert model.geometry == "par04-siw" and model.mesh.shape == (45, 16, 9)
+    assert model.distilled == name.endswith("-distilled") and model.default_steps == (1 if model.distilled else 10)
 
 
 @pytest.mark.parametrize(("energy_gev", "n_geant4", "seed"), [(10.0, 24, 31), (50.0, 8, 32)])
-def test_built_in_model_deposits_the_energy_geant4_does(model, energy_gev, n_geant4, seed):
-    g4 = simulate(get_geometry("par04-siw"), n=n_geant4, energy_gev=energy_gev, seed=seed, workers=2)
+def test_built_in_model_deposits_the_energy_geant4_does(built_in, geant4, energy_gev, n_geant4, seed):
+    model = built_in[1]
+    g4 = geant4(energy_gev, n_geant4, seed)
     g4_ratio = g4.showers.sum(1, dtype=np.float64).mean() / (energy_gev * 1e3)
     showers = model.sample(np.full(100, energy_gev * 1e3), seed=seed)
     ratio = showers.sum(1, dtype=np.float64).mean() / (energy_gev * 1e3)
@@ -39,9 +59,11 @@ def test_built_in_model_deposits_the_energy_geant4_does(model, energy_gev, n_gea
     assert abs(int(np.argmax(layers)) - int(np.argmax(g4_layers))) <= 2  # shower maximum within 2 layers
 
 
-def test_generate_by_name_on_the_command_line(tmp_path, model):
+def test_generate_by_name_on_the_command_line(tmp_path, built_in):
     out = tmp_path / "diffusion.h5"
-    assert main(["generate", NAME, "-g", "par04-siw", "-E", "5:20", "-n", "3", "--steps", "4", "-o", str(out)]) == 0
+    name, model = built_in
+    assert main(["generate", name, "-g", "par04-siw", "-E", "5:20", "-n", "3", "--steps", "4", "-o", str(out)]) == 0
     data = read_showers(out)
-    assert len(data) == 3 and data.meta.generator == "caloforge diffusion (built-in)"
+    label = "diffusion (distilled, built-in)" if model.distilled else "diffusion (built-in)"
+    assert len(data) == 3 and data.meta.generator == f"caloforge {label}"
     assert np.all(data.showers.sum(1) > 0.5 * data.incident_energies)
