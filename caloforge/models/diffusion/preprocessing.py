@@ -83,6 +83,7 @@ CELL_QUANTILE = 0.1  # the cell scale: this quantile of the non-empty training c
 MOMENT_DEGREE = 4  # format 5: degree of the polynomials in ln E of each channel's mean and variance
 MOMENT_GRID = 16  # ... tabulated on this many points of ln E
 MOMENT_FLOOR = 0.25  # ... with the spread at one energy at least this fraction of the channel's overall spread
+_CHUNK = 4096  # showers transformed at once
 _ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 # (a higher floor for the ring fractions, as noise around an empty ring, was measured to help nothing: it only
 # removes cells above the 15 keV threshold, of which the model already makes slightly too few)
@@ -207,8 +208,8 @@ class ShowerTransform:
             if not len(hits):
                 raise CaloforgeError("the training showers hold no energy: no cell scale to measure")
             scale, floor = float(np.quantile(hits.numpy(), CELL_QUANTILE)), CELL_EPS
-        v = torch.cat([cls.factorise(x[i : i + 4096], e[i : i + 4096], layers, eps, rings, ring_eps, scale)
-                       for i in range(0, len(x), 4096)])  # fmt: skip
+        v = torch.cat([cls.factorise(x[i : i + _CHUNK], e[i : i + _CHUNK], layers, eps, rings, ring_eps, scale)
+                       for i in range(0, len(x), _CHUNK)])  # fmt: skip
         std = v.std(dim=0).clamp_min(1e-3)  # a channel that is always empty keeps scale 1e-3, not 0
         mean, grid = v.mean(dim=0), None
         if energy_moments:
@@ -217,7 +218,11 @@ class ShowerTransform:
                    scale, floor, grid)  # fmt: skip
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
-        """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32."""
+        """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32 (in chunks: format 5's float64 moment
+        tables are as large as the showers)."""
+        if len(showers) > _CHUNK:
+            return torch.cat([self.forward(showers[i : i + _CHUNK], energies_mev[i : i + _CHUNK])
+                              for i in range(0, len(showers), _CHUNK)])  # fmt: skip
         v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps, self.cell_scale)
         mean, std = self.moments(energies_mev)
         return ((v - mean) / std).float()
