@@ -51,7 +51,7 @@ ln E and interpolated linearly between them. Why: at high energy a shower is an 
 particles, so its profiles fluctuate far less than the spread of ``v`` over all energies, and a classifier
 sees an error that is small in globally standardised units. Measured on the format-4 model (400 Geant4
 showers above 30 GeV): the means of the ring fractions' ``v`` were within 0.1 of Geant4's, but their
-spreads were 1.5-2 times Geant4's (0.07 against 0.20 in the core ring of layer 12), which through the
+spreads 1.5-2 times Geant4's (3 times in the core ring of layer 12: 0.20 against 0.07), which through the
 exponential put 34 % of E_sum outside the core ring against Geant4's 29 %: the mean radius 17 % too
 large. With ``z`` scaled to the spread at each energy, the loss weighs an error the way the classifier
 sees it. The spread is floored at ``MOMENT_FLOOR`` of the channel's overall spread, so a channel that is
