@@ -80,8 +80,8 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
 
-def _budget(run: Path) -> tuple[str, float, dict]:
-    """A trained run's steps and time, the seconds it trained and its metadata (what is left of it if gone)."""
+def _budget(run: Path) -> tuple[str, float | None, dict]:
+    """A trained run's steps and time, the seconds it trained (None if not stored) and its metadata."""
     try:
         _, state = load_tensors(run / "state.safetensors")
         seconds = state["history"][-1]["elapsed_s"]
@@ -91,20 +91,20 @@ def _budget(run: Path) -> tuple[str, float, dict]:
         pass
     try:  # weights without their training state (a built-in model copied back into a run folder)
         meta = load_tensors(run / MODEL_FILE)[1]
-        return f"{meta['step']} steps; its training time is not stored with the weights", 0.0, meta
+        return f"{meta['step']} steps; its training time is not stored with the weights", None, meta
     except (CaloforgeError, KeyError):  # the card still says where it started when that run is gone
-        return "budget not on this machine", 0.0, {}
+        return "budget not on this machine", None, {}
 
 
-def _warm_start(meta: dict) -> tuple[str, float]:
+def _warm_start(meta: dict) -> tuple[str, float | None]:
     """Where the run's weights started (from scratch, a teacher, or a chain of trained runs with their
-    budgets), and the seconds those earlier runs trained (0 where a run's time is not on this machine)."""
+    budgets), and the seconds those earlier runs trained (None where a run's time is not known here)."""
     links, seconds = [], 0.0
     while ("init" in meta or "teacher" in meta) and len(links) < 10:
         distilled = "teacher" in meta
         run = Path(meta["teacher"] if distilled else meta["init"]["run"])
         budget, run_seconds, meta = _budget(run)
-        seconds += run_seconds
+        seconds = None if seconds is None or run_seconds is None else seconds + run_seconds
         links.append(f"{'distilled from' if distilled else 'warm start from'} `{run}` ({budget})")
     if not links:
         return "from scratch", 0.0
@@ -154,7 +154,11 @@ def main() -> None:
     targets = {k: v for k, v in full["targets"].items() if k in full}
     missed = [f"{k} {full[k]:.3f} > {v}" for k, v in targets.items() if full[k] > v]
     start, earlier_s = _warm_start(meta)
-    trained = f"{(history[-1]['elapsed_s'] + earlier_s) / 3600:.1f} h in all on {args.hardware}"
+    if earlier_s is None:  # a run of the chain left no time behind: count this run's, and say so
+        trained = (f"{history[-1]['elapsed_s'] / 3600:.1f} h on {args.hardware} after earlier runs whose time is "
+                   "given under Training")  # fmt: skip
+    else:
+        trained = f"{(history[-1]['elapsed_s'] + earlier_s) / 3600:.1f} h in all on {args.hardware}"
     verdict = (
         f"Measured against {evaluation['settings']['showers']} held-out Geant4 showers (below), this model "
         f"meets caloforge's accuracy targets for physics use ({', '.join(f'{k} <= {v}' for k, v in targets.items())})."

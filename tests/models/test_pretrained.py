@@ -1,6 +1,8 @@
 """The built-in diffusion models (full sampler and distilled): they ship with the package, load, and deposit
 the energy Geant4 does."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -24,15 +26,8 @@ def built_in(request):
 @pytest.fixture(scope="module")
 def geant4():
     """Geant4 showers by (energy, n, seed), simulated once for both built-in models."""
-    cache = {}
-
-    def showers(energy_gev, n, seed):
-        if (energy_gev, n, seed) not in cache:
-            cache[energy_gev, n, seed] = simulate(get_geometry("par04-siw"), n=n, energy_gev=energy_gev, seed=seed,
-                                                  workers=2)  # fmt: skip
-        return cache[energy_gev, n, seed]
-
-    return showers
+    return functools.cache(lambda energy_gev, n, seed: simulate(get_geometry("par04-siw"), n=n, energy_gev=energy_gev,
+                                                                seed=seed, workers=2))  # fmt: skip
 
 
 def test_built_in_model_is_small_and_documented(built_in):
