@@ -1,5 +1,6 @@
 """The diffusion model's parts: the invertible transform, the transformer, EDM, the sampler, generation."""
 
+import itertools
 import math
 
 import numpy as np
@@ -37,7 +38,8 @@ def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute, 
     assert (transform.cell_scale > 0) == absolute and (transform.log_energies is not None) == moments
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     assert z.shape == (50, WIDTHS[rings]) and z.dtype == torch.float32 and transform.n_cells == 6480
-    assert abs(float(z.mean())) < 1e-3 and float(z.std()) == pytest.approx(1, rel=0.05)
+    # format 5 divides by a spread that varies with energy: centred to a few per cent, not exactly
+    assert abs(float(z.mean())) < (0.03 if moments else 1e-3) and float(z.std()) == pytest.approx(1, rel=0.05)
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
     np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
@@ -140,6 +142,24 @@ def test_energy_moments_scale_each_channel_to_its_spread_at_that_energy(rng):
     assert spreads[True][2] < 0.1  # centred at every energy
     tables = transform.moments(torch.tensor([1e3, 1e5, 1e7]))  # beyond the training range: its end values
     assert torch.equal(tables[0][1], tables[0][2]) and torch.equal(tables[1][1], tables[1][2])
+
+
+def test_energy_moments_follow_a_spread_that_falls_steeply_with_energy(rng):
+    """Format 5: the core of a shower's radial profile fluctuates 16 times less at 100 GeV than at 1 GeV in
+    par04-siw; its z must still have unit spread in every energy bin (a polynomial fit of the variance with
+    a floor at a quarter of the overall spread gave 1.2 at 3-10 GeV and 0.3 above 30 GeV there)."""
+    n = 6000
+    energies = np.exp(rng.uniform(np.log(1e3), np.log(1e5), n))
+    showers = _sparse_showers(rng, n)
+    spread = 0.3 * (energies / 1e3) ** -0.6
+    showers *= (0.5 * np.exp(rng.normal(0, spread)) / showers.sum(1))[:, None] * energies[:, None]
+    transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True, energy_moments=True)
+    u = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))[:, -1].numpy()
+    edges = np.geomspace(1e3, 1e5, 5)
+    for lo, hi in itertools.pairwise(edges):
+        in_bin = (energies >= lo) & (energies < hi)
+        assert u[in_bin].std() == pytest.approx(1, rel=0.15), (lo, hi)
+        assert abs(u[in_bin].mean()) < 0.15
 
 
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
