@@ -3,6 +3,7 @@
     python benchmarks/diffusion_diagnosis.py                        # the built-in model, 2000 showers
     python benchmarks/diffusion_diagnosis.py --run runs/par04-siw-diffusion --steps 10 25
     python benchmarks/diffusion_diagnosis.py --quick                # 200 showers
+    python benchmarks/diffusion_diagnosis.py -n 600 --min-gev 10 --steps 10 18 50 --output diffusion_diagnosis_steps
 
 The model generates at the incident energies of the first N held-out Geant4 showers; both sides get the
 validation suite's readout threshold (15.15 keV). The figures say why the classifiers separate the two:
@@ -43,6 +44,9 @@ def _profiles(features: dict[str, np.ndarray]) -> dict[str, object]:
     return {
         "n_above_mean": float(features["n_above"].mean()),
         "r_mean_mean_mm": float(features["r_mean"].mean()),
+        "r_mean_std_mm": float(features["r_mean"].std()),
+        "r_width_mean_mm": float(features["r_width"].mean()),
+        "r_width_std_mm": float(features["r_width"].std()),
         "occupancy_per_layer": (1 - features["sparsity"].mean(0)).round(4).tolist(),
         "radial_profile_share": (features["radial_profile"].mean(0) / features["e_sum"].mean()).round(4).tolist(),
     }
@@ -69,6 +73,8 @@ def main() -> None:
     parser.add_argument("--reference", default="data/par04-siw/e-_normal_val.h5", help="held-out Geant4 file")
     parser.add_argument("-n", "--showers", type=int, default=2000)
     parser.add_argument("--steps", type=int, nargs="+", help="sampling steps (default: the model's)")
+    parser.add_argument("--min-gev", type=float, default=0.0, help="only the first N's showers above this energy")
+    parser.add_argument("--output", default="diffusion_diagnosis", help="name of the results JSON")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 200 if args.quick else args.showers
@@ -78,13 +84,17 @@ def main() -> None:
         "run": args.run,
         "reference": args.reference,
         "showers": n,
+        "min_gev": args.min_gev,
         "steps": steps,
         "threshold_mev": DEFAULT_THRESHOLD_MEV,
         "spectrum_edges_log10_mev": _SPECTRUM_EDGES.tolist(),
     }
-    rec = Recorder("diffusion_diagnosis_quick" if args.quick else "diffusion_diagnosis", settings)
+    rec = Recorder(f"{args.output}_quick" if args.quick else args.output, settings)
     ref = read_showers(args.reference)
     energies, showers = ref.incident_energies[:n], ref.showers[:n]
+    keep = energies >= args.min_gev * 1e3
+    energies, showers = energies[keep], showers[keep]
+    settings["showers_kept"] = int(keep.sum())
     names = calochallenge_vector_names(model.mesh.shape[0])
     ref_f = high_level_features(showers, energies, model.mesh)
     ref_v = calochallenge_vector(ref_f)

@@ -9,7 +9,8 @@ steps, default the model's own); all are judged in one report against the same r
 data/par04-siw/e-_normal_val.h5 (seed 2), never used for training (validation during training uses
 its first 1000 showers for the learning curve only). Every model generates at the reference's incident
 energies (seed 11). Writes benchmarks/results/diffusion_evaluation.json (the AUC gap of each distilled
-generator to the first, full-sampler candidate included) and the report to results/diffusion/report/.
+generator to the first, full-sampler candidate included) and the report to results/diffusion/report/;
+with ``--output NAME``, results/NAME.json and results/NAME/report/ instead, so an experiment keeps its own.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=Path("data/par04-siw/e-_normal_val.h5"))
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1000 showers")
+    parser.add_argument("--output", default="diffusion_evaluation", help="name of the results JSON and report folder")
     parser.add_argument(
         "--batch-size", type=int, default=200, help="showers per network call (CPU: 100-200 is fastest)"
     )
@@ -50,7 +52,7 @@ def main() -> None:
     n = 1000 if args.quick else args.n
     ref = read_showers(args.reference, stop=n)
     rec = Recorder(
-        "diffusion_evaluation_quick" if args.quick else "diffusion_evaluation",
+        f"{args.output}_quick" if args.quick else args.output,
         {
             "runs": [f"{r}:{s or 'default'}" for r, s in specs],
             "reference": str(args.reference),
@@ -58,7 +60,8 @@ def main() -> None:
             "batch_size": args.batch_size,
         },
     )
-    out = RESULTS_DIR / ("diffusion_quick" if args.quick else "diffusion")
+    folder = "diffusion" if args.output == "diffusion_evaluation" else args.output  # the default's historic name
+    out = RESULTS_DIR / (f"{folder}_quick" if args.quick else folder)
     candidates: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         files = []

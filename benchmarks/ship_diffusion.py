@@ -72,9 +72,10 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
                  "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     standardised = "standardised per channel on the training set"
     if "transform.log_energies" in tensors:
-        standardised = ("standardised per channel with a mean and spread that follow the incident energy (polynomials "
-                        "of degree 4 in ln E fitted to the training set, tabulated on 16 energies; the spread floored "
-                        "at a quarter of the channel's overall one)")  # fmt: skip
+        standardised = ("standardised per channel with a mean and spread that follow the incident energy (the mean a "
+                        "polynomial of degree 4 in ln E fitted to the training set, the spread the rms residual in a "
+                        "Gaussian window of ln E, floored at 0.1 of the channel's overall one; tabulated on 16 "
+                        "energies)")  # fmt: skip
     return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, {standardised}.{cells} "
             "The inverse caps each channel at its training maximum, sets fractions below 1e-9 to 0 and "
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
