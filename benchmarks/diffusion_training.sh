@@ -24,8 +24,15 @@
 #       VALIDATION=data/par04-siw/e-_normal_val2k.h5 benchmarks/diffusion_training.sh       # stopped by time at 6033
 #   OMP_NUM_THREADS=1 TEACHER=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5-distilled STEPS=2000 \
 #       LR=1e-4 MAX_TIME=1500 VALIDATE_EVERY=100000 VALIDATION=... benchmarks/diffusion_training.sh
-# Its control (results/diffusion_evaluation_f4b.json; weights lost) is the same warm start and settings in
-# format 4 (7000 steps). Run nothing else on the machine beside a training run: torch's OpenMP threads spin
+# The windowed-spread experiment (results/diffusion_evaluation_f5w.json; commit 0a31b70: the format-5 spread
+# tables as the rms residual in a window of ln E, floor 0.1) warm-started from that built-in, put back into a
+# run folder, on the same data (data made from scratch in the same session, 75 min):
+#   mkdir -p runs/par04-siw-diffusion-f5 && cp caloforge/models/pretrained/par04-siw-diffusion/model.safetensors \
+#       runs/par04-siw-diffusion-f5/       # (at commit 5279127)
+#   INIT=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5w STEPS=5000 LR=3e-4 MAX_TIME=2700 \
+#       VALIDATE_EVERY=2500 benchmarks/diffusion_training.sh                    # 5000 steps in 33 min
+# The format-5 built-in's control (results/diffusion_evaluation_f4b.json; weights lost) is the same warm start
+# and settings in format 4 (7000 steps). Run nothing else on the machine beside a training run: torch's OpenMP threads spin
 # when the cores are oversubscribed (measured: 3 s per step beside a Geant4 simulation and pytest, 0.37 s
 # alone); a Geant4 job beside it can be paused (kill -STOP / -CONT its workers).
 # The format-4 built-in before it, 7500 steps from scratch in 53 min on 2 cores (at commit 0fab9b7):

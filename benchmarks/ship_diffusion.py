@@ -170,6 +170,8 @@ def main() -> None:
         "as a starting point; train a larger model on a GPU (`benchmarks/diffusion_training.sh`) for physics."
     )
     note = f"\n- {args.note}" if args.note else ""
+    folder = "diffusion" if args.evaluation.stem == "diffusion_evaluation" else args.evaluation.stem
+    report = (args.evaluation.parent / folder / "report").as_posix()  # as diffusion_evaluation.py names it
     what = ("A consistency-distilled 1-4-step generator of a transformer diffusion model (EDM)"
             if distilled else "A transformer diffusion model (EDM)")  # fmt: skip
     card = f"""# {args.name}: a built-in diffusion model of caloforge
@@ -201,7 +203,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
   {history[-1]["loss"]:.4f}; {history[-1]["elapsed_s"] / 60:.0f} min on {args.hardware}.
 - Command: `benchmarks/diffusion_training.sh` (the settings above).{note}
 
-## Validation (benchmarks/diffusion_evaluation.py; report in benchmarks/results/diffusion/report/)
+## Validation (benchmarks/diffusion_evaluation.py: {args.evaluation.name}, report in {report}/)
 
 {_figures_table(evaluation)}
 

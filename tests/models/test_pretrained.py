@@ -38,7 +38,7 @@ def test_built_in_model_is_small_and_documented(built_in):
     for needed in ("Training", "Validation", "AUC cells", "Preprocessing", "seed"):
         assert needed in card
     assert model.geometry == "par04-siw" and model.mesh.shape == (45, 16, 9)
-    assert model.distilled == name.endswith("-distilled") and model.default_steps == (1 if model.distilled else 10)
+    assert model.distilled == name.endswith("-distilled") and model.default_steps == (1 if model.distilled else 18)
 
 
 @pytest.mark.parametrize(("energy_gev", "n_geant4", "seed"), [(10.0, 24, 31), (50.0, 8, 32)])
