@@ -26,6 +26,11 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _GEANT4_OF_CALZONE = {"1.2.2": "11.4.0"}
 
 
+def evaluation_folder(name: str) -> str:
+    """The results folder of diffusion_evaluation.py's report for results NAME.json (the default's historic name)."""
+    return "diffusion" if name == "diffusion_evaluation" else name
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
     try:

@@ -73,28 +73,28 @@ def main() -> None:
     parser.add_argument("--reference", default="data/par04-siw/e-_normal_val.h5", help="held-out Geant4 file")
     parser.add_argument("-n", "--showers", type=int, default=2000)
     parser.add_argument("--steps", type=int, nargs="+", help="sampling steps (default: the model's)")
-    parser.add_argument("--min-gev", type=float, default=0.0, help="only the first N's showers above this energy")
+    parser.add_argument("--min-gev", type=float, default=0.0, help="of the first N, keep those above this")
     parser.add_argument("--output", default="diffusion_diagnosis", help="name of the results JSON")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 200 if args.quick else args.showers
     model = load_model(args.run)
     steps = args.steps or [model.default_steps]
+    ref = read_showers(args.reference)
+    energies, showers = ref.incident_energies[:n], ref.showers[:n]
+    keep = energies >= args.min_gev * 1e3
+    energies, showers = energies[keep], showers[keep]
     settings = {
         "run": args.run,
         "reference": args.reference,
         "showers": n,
         "min_gev": args.min_gev,
+        "showers_kept": int(keep.sum()),
         "steps": steps,
         "threshold_mev": DEFAULT_THRESHOLD_MEV,
         "spectrum_edges_log10_mev": _SPECTRUM_EDGES.tolist(),
     }
     rec = Recorder(f"{args.output}_quick" if args.quick else args.output, settings)
-    ref = read_showers(args.reference)
-    energies, showers = ref.incident_energies[:n], ref.showers[:n]
-    keep = energies >= args.min_gev * 1e3
-    energies, showers = energies[keep], showers[keep]
-    settings["showers_kept"] = int(keep.sum())
     names = calochallenge_vector_names(model.mesh.shape[0])
     ref_f = high_level_features(showers, energies, model.mesh)
     ref_v = calochallenge_vector(ref_f)

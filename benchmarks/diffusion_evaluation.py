@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import RESULTS_DIR, Recorder, log
+from _common import RESULTS_DIR, Recorder, evaluation_folder, log
 
 from caloforge.data import read_showers, write_showers
 from caloforge.evaluation.evaluate import evaluate_files
@@ -60,7 +60,7 @@ def main() -> None:
             "batch_size": args.batch_size,
         },
     )
-    folder = "diffusion" if args.output == "diffusion_evaluation" else args.output  # the default's historic name
+    folder = evaluation_folder(args.output)
     out = RESULTS_DIR / (f"{folder}_quick" if args.quick else folder)
     candidates: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:

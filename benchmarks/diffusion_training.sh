@@ -32,9 +32,9 @@
 #   INIT=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5w STEPS=5000 LR=3e-4 MAX_TIME=2700 \
 #       VALIDATE_EVERY=2500 benchmarks/diffusion_training.sh                    # 5000 steps in 33 min
 # The format-5 built-in's control (results/diffusion_evaluation_f4b.json; weights lost) is the same warm start
-# and settings in format 4 (7000 steps). Run nothing else on the machine beside a training run: torch's OpenMP threads spin
-# when the cores are oversubscribed (measured: 3 s per step beside a Geant4 simulation and pytest, 0.37 s
-# alone); a Geant4 job beside it can be paused (kill -STOP / -CONT its workers).
+# and settings in format 4 (7000 steps). Run nothing else on the machine beside a training run: torch's OpenMP
+# threads spin when the cores are oversubscribed (measured: 3 s per step beside a Geant4 simulation and pytest,
+# 0.37 s alone); a Geant4 job beside it can be paused (kill -STOP / -CONT its workers).
 # The format-4 built-in before it, 7500 steps from scratch in 53 min on 2 cores (at commit 0fab9b7):
 #   RUN=runs/par04-siw-diffusion-f4 STEPS=7500 MAX_TIME=4500 benchmarks/diffusion_training.sh
 # The format-2 built-in before it (results in git history, a70fceb):

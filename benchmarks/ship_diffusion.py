@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from _common import evaluation_folder
+
 from caloforge.errors import CaloforgeError
 from caloforge.models.checkpoint import load_tensors, save_tensors
 from caloforge.models.diffusion.model import MODEL_FILE
@@ -170,8 +172,7 @@ def main() -> None:
         "as a starting point; train a larger model on a GPU (`benchmarks/diffusion_training.sh`) for physics."
     )
     note = f"\n- {args.note}" if args.note else ""
-    folder = "diffusion" if args.evaluation.stem == "diffusion_evaluation" else args.evaluation.stem
-    report = (args.evaluation.parent / folder / "report").as_posix()  # as diffusion_evaluation.py names it
+    report = (args.evaluation.parent / evaluation_folder(args.evaluation.stem) / "report").as_posix()
     what = ("A consistency-distilled 1-4-step generator of a transformer diffusion model (EDM)"
             if distilled else "A transformer diffusion model (EDM)")  # fmt: skip
     card = f"""# {args.name}: a built-in diffusion model of caloforge

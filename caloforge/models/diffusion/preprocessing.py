@@ -300,12 +300,13 @@ def _energy_moments(
         t = (2 * (x - lo) / (hi - lo) - 1).numpy()
         return torch.as_tensor(np.polynomial.legendre.legvander(t, MOMENT_DEGREE))
 
-    mean_coef = torch.linalg.lstsq(basis(log_e), v).solution
+    phi = basis(log_e)
+    mean_coef = torch.linalg.lstsq(phi, v).solution
     grid = torch.linspace(lo, hi, MOMENT_GRID, dtype=torch.float64)
     window = torch.exp(-0.5 * ((log_e[None] - grid[:, None]) / (grid[1] - grid[0])) ** 2)  # (G, N)
     window /= window.sum(1, keepdim=True)
     variance = torch.zeros(len(grid), v.shape[1], dtype=torch.float64)
     for i in range(0, len(v), _CHUNK):  # the squared residuals in chunks: they are as large as the showers
-        residual = v[i : i + _CHUNK] - basis(log_e[i : i + _CHUNK]) @ mean_coef
+        residual = v[i : i + _CHUNK] - phi[i : i + _CHUNK] @ mean_coef
         variance += window[:, i : i + _CHUNK] @ residual**2
     return grid, basis(grid) @ mean_coef, torch.maximum(variance.sqrt(), MOMENT_FLOOR * overall_std)
