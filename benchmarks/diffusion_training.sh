@@ -7,7 +7,8 @@
 # larger model: CONFIG="--patch 3,2,3 --dim 384 --depth 12 --heads 6".
 #
 # With TEACHER set, the run distils that trained run into a 1-4-step consistency generator instead.
-# With INIT set, a new run starts from that trained run's weights wherever their shapes match.
+# With INIT set, a new run starts from that trained run's weights wherever their shapes match; with TEACHER
+# too, a distillation goes on from an earlier student of that teacher (a new step budget and schedule).
 #
 #   benchmarks/diffusion_training.sh                 # CPU defaults: ~1M parameters, 64 showers per step
 #   MAX_TIME=3000 STEPS=30000 benchmarks/diffusion_training.sh
@@ -24,6 +25,12 @@
 #       VALIDATION=data/par04-siw/e-_normal_val2k.h5 benchmarks/diffusion_training.sh       # stopped by time at 6033
 #   OMP_NUM_THREADS=1 TEACHER=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5-distilled STEPS=2000 \
 #       LR=1e-4 MAX_TIME=1500 VALIDATE_EVERY=100000 VALIDATION=... benchmarks/diffusion_training.sh
+# The second distillation goes on from the first (the built-in distilled model put back into a run folder)
+# for a longer budget, with the learning curve of the 1-step generator every 1500 steps (session of 2026-12-07):
+#   mkdir -p runs/par04-siw-diffusion-distilled-b0 && cp caloforge/models/pretrained/par04-siw-diffusion-distilled/\
+#       model.safetensors runs/par04-siw-diffusion-distilled-b0/       # (at commit e3bef3a)
+#   INIT=runs/par04-siw-diffusion-distilled-b0 TEACHER=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5-distilled2 \
+#       STEPS=7500 LR=1e-4 MAX_TIME=6000 VALIDATE_EVERY=1500 benchmarks/diffusion_training.sh
 # The windowed-spread experiment (results/diffusion_evaluation_f5w.json; commit 0a31b70: the format-5 spread
 # tables as the rms residual in a window of ln E, floor 0.1) warm-started from that built-in, put back into a
 # run folder, on the same data (data made from scratch in the same session, 75 min):

@@ -54,7 +54,21 @@ def _energy_table(evaluation: dict) -> str:
     return "\n".join(lines)
 
 
-def _preprocessing(cfg: dict, tensors: dict) -> str:
+def _gaps(evaluation: dict) -> str:
+    """The distillation target: each distilled generator's cell-AUC gap to the evaluation's full sampler."""
+    candidates = evaluation["figures"]["candidates"].values()
+    gaps = [f"{c['auc_cells_gap_to_full_sampler']:.4f} at {c['sampling_steps']} step{'s' * (c['sampling_steps'] > 1)}"
+            for c in candidates if "auc_cells_gap_to_full_sampler" in c]  # fmt: skip
+    if not gaps:
+        return ""
+    target = next(iter(candidates))["targets"]["distilled_auc_gap"]
+    return (
+        f"\n\nCell-AUC gap of the distilled generator to the full sampler of the first row: {', '.join(gaps)} "
+        f"(target <= {target})."
+    )
+
+
+def _preprocessing(cfg: dict, tensors: dict, meta: dict) -> str:
     L, A, R = cfg["mesh"]
     ring_eps = float(tensors.get("transform.ring_eps", [1e-7])[0])
     scale = float(tensors.get("transform.cell_scale", [0.0])[0])
@@ -73,11 +87,15 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
                  "crossed by a charged particle sits at one value in every cell and shower; the inverse uses them as "
                  "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     standardised = "standardised per channel on the training set"
-    if "transform.log_energies" in tensors:
+    if "transform.log_energies" in tensors and meta.get("spread") == "window":
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (the mean a "
                         "polynomial of degree 4 in ln E fitted to the training set, the spread the rms residual in a "
                         "Gaussian window of ln E, floored at 0.1 of the channel's overall one; tabulated on 16 "
                         "energies)")  # fmt: skip
+    elif "transform.log_energies" in tensors:  # the first format-5 tables, from before the record
+        standardised = ("standardised per channel with a mean and spread that follow the incident energy (polynomials "
+                        "of degree 4 in ln E fitted to the training set, tabulated on 16 energies; the spread floored "
+                        "at a quarter of the channel's overall one)")  # fmt: skip
     return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, {standardised}.{cells} "
             "The inverse caps each channel at its training maximum, sets fractions below 1e-9 to 0 and "
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
@@ -104,11 +122,13 @@ def _warm_start(meta: dict) -> tuple[str, float | None]:
     budgets), and the seconds those earlier runs trained (None where a run's time is not known here)."""
     links, seconds = [], 0.0
     while ("init" in meta or "teacher" in meta) and len(links) < 10:
-        distilled = "teacher" in meta
-        run = Path(meta["teacher"] if distilled else meta["init"]["run"])
+        if "init" in meta:  # with a teacher as well: a distillation continued from an earlier student of it
+            run, how = Path(meta["init"]["run"]), "continued from" if "teacher" in meta else "warm start from"
+        else:
+            run, how = Path(meta["teacher"]), "distilled from"
         budget, run_seconds, meta = _budget(run)
         seconds = None if seconds is None or run_seconds is None else seconds + run_seconds
-        links.append(f"{'distilled from' if distilled else 'warm start from'} `{run}` ({budget})")
+        links.append(f"{how} `{run}` ({budget})")
     if not links:
         return "from scratch", 0.0
     return ", itself ".join(links) + "; then trained as below", seconds
@@ -122,6 +142,8 @@ def main() -> None:
     parser.add_argument("--speed", type=Path, default=Path("benchmarks/results/diffusion_speed.json"))
     parser.add_argument("--hardware", required=True, help="what the run trained on, e.g. '2 cores of an AMD EPYC'")
     parser.add_argument("--note", default="", help="one more line for the card's training section")
+    parser.add_argument("--steps", type=int, help="its default sampling steps, one the evaluation judged (default: "
+                        "the first judged)")  # fmt: skip
     args = parser.parse_args()
     tensors, meta = load_tensors(args.run / MODEL_FILE)
     _, state = load_tensors(args.run / "state.safetensors")
@@ -129,6 +151,10 @@ def main() -> None:
     judged = [c for c in evaluation["figures"]["candidates"].values() if Path(c["run"]) == args.run]
     if not judged:
         raise SystemExit(f"{args.evaluation} has no figures for {args.run}: run diffusion_evaluation.py on it first")
+    if args.steps is not None:  # the default the card's verdict judges comes first
+        judged.sort(key=lambda c: c["sampling_steps"] != args.steps)
+        if judged[0]["sampling_steps"] != args.steps:
+            raise SystemExit(f"{args.evaluation} has no figures for {args.run} at {args.steps} steps")
     shipped = {k: v for k, v in tensors.items() if not k.startswith("model.")}
     distilled = meta.get("family_kind") == "consistency"
     out = builtin_model_path(args.name)
@@ -192,7 +218,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
 
-{_preprocessing(cfg, tensors)}
+{_preprocessing(cfg, tensors, meta)}
 
 ## Training
 
@@ -206,7 +232,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Validation (benchmarks/diffusion_evaluation.py: {args.evaluation.name}, report in {report}/)
 
-{_figures_table(evaluation)}
+{_figures_table(evaluation)}{_gaps(evaluation)}
 
 Per energy bin:
 

@@ -27,7 +27,7 @@ from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser
 from caloforge.models.diffusion.distill import ConsistencyStudent, consistency_loss
 from caloforge.models.diffusion.model import FORMAT_VERSION, MODEL_FILE, DiffusionModel, config_from_meta
-from caloforge.models.diffusion.preprocessing import ShowerTransform
+from caloforge.models.diffusion.preprocessing import SPREAD_RULE, ShowerTransform
 from caloforge.models.diffusion.schedule import training_sigmas
 
 __all__ = ["TrainSettings", "train_diffusion"]
@@ -49,7 +49,7 @@ class TrainSettings:
     checkpoint_every: int = 250
     validate_every: int = 1000
     validation_showers: int = 2000
-    validation_steps: int = 12
+    validation_steps: int | None = None  # sampling steps of a validation; None: the model's own (18, distilled 1)
     max_seconds: float | None = None
     seed: int = 0
     device: str | None = None  # None: CUDA when present (bf16 autocast there), else CPU
@@ -181,7 +181,9 @@ def train_diffusion(
         stop_after: run at most this many steps in this call, then checkpoint (the run stays resumable).
         teacher: distil this diffusion run instead of training from scratch.
         init: start a new run from the weights of this trained run wherever name and shape match
-            (e.g. a model of another detector); the transform is fitted afresh to ``data``.
+            (e.g. a model of another detector); the transform is fitted afresh to ``data``. With
+            ``teacher``, the student starts from these weights instead of the teacher's (an earlier
+            distillation of the same teacher continued with a new budget); the transform stays the teacher's.
         progress: called with the log row after each logged step.
 
     Raises:
@@ -191,8 +193,8 @@ def train_diffusion(
     out = Path(out_dir)
     parts = _read_training(data)
     device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if init is not None and (resume or teacher is not None):
-        raise CaloforgeError("--init starts a new run: it does not combine with --resume or --teacher")
+    if init is not None and resume:
+        raise CaloforgeError("--init starts a new run: it does not combine with --resume")
     meta = {"family": "diffusion", "format_version": FORMAT_VERSION, "mesh": asdict(parts[0].meta.mesh),
             "geometry": parts[0].meta.geometry, "particle": parts[0].meta.particle,
             "geometry_json": parts[0].meta.geometry_json, "sampling_fraction": parts[0].meta.sampling_fraction,
@@ -205,6 +207,8 @@ def train_diffusion(
     teacher_model = DiffusionModel.load(teacher, device=str(device)) if teacher is not None else None
     if teacher_model is not None:
         meta["teacher"] = str(teacher)
+        teacher_file = Path(teacher) / MODEL_FILE if Path(teacher).is_dir() else Path(teacher)
+        spread = load_tensors(teacher_file)[1].get("spread")  # the student keeps the teacher's tables
     z: torch.Tensor | None = None  # the transformed training set
     if resume:
         tensors, model_meta = load_tensors(out / MODEL_FILE)
@@ -212,6 +216,7 @@ def train_diffusion(
         cfg = config_from_meta(model_meta, str(out / MODEL_FILE))
         meta["format_version"] = model_meta["format_version"]  # a resumed format-2 run stays format 2
         transform = ShowerTransform.from_state(tensors, model_meta["eps"])
+        spread = model_meta.get("spread")
         denoiser = EDMDenoiser(cfg) if teacher_model is None else ConsistencyStudent(cfg)
         denoiser.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
         ema = {k.removeprefix("ema."): v.clone() for k, v in tensors.items() if k.startswith("ema.")}
@@ -224,11 +229,14 @@ def train_diffusion(
             raise CaloforgeError(msg)
         if teacher_model is None:
             cfg, transform, denoiser, z = _new_run(parts, config or {}, settings.seed)
+            spread = SPREAD_RULE if transform.log_energies is not None else None
             if init is not None:
                 meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init)}
         else:
             cfg, transform = teacher_model.config, teacher_model.transform
             denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()
+            if init is not None:  # an earlier student of this teacher: the distillation goes on from it
+                meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init)}
         ema = {k: v.detach().clone() for k, v in denoiser.state_dict().items()}
         step, history, elapsed, opt_state = 0, [], 0.0, None
     if tuple(cfg.mesh) != tuple(parts[0].meta.mesh.shape):
@@ -236,6 +244,8 @@ def train_diffusion(
         msg = f"{data[0]}: mesh {parts[0].meta.mesh.shape} does not match the mesh {tuple(cfg.mesh)} of {source}"
         raise CaloforgeError(msg)
     meta["eps"] = transform.eps
+    if spread is not None:  # how the format-5 spread tables were fitted, for the model card
+        meta["spread"] = spread
     out.mkdir(parents=True, exist_ok=True)
     denoiser.to(device).train()
     ema = {k: v.to(device) for k, v in ema.items()}

@@ -135,6 +135,15 @@ def test_distillation_gives_a_few_step_generator(files, tmp_path):
         x = model.sample(np.array([3e3, 3e4]), steps=steps, seed=2)
         assert x.shape == (2, 6480) and np.all(np.isfinite(x)) and np.all(x >= 0)
     np.testing.assert_array_equal(model.sample(np.array([3e3]), seed=9), model.sample(np.array([3e3]), seed=9))
+    # a distillation continued with a new budget starts from the earlier student, not from the teacher
+    more = train_diffusion([files["train"]], tmp_path / "more", settings=replace(QUICK, steps=1, lr=0.0),
+                           teacher=teacher, init=student)  # fmt: skip
+    (a, b), meta = (_weights(student), _weights(more)), load_tensors(more / "model.safetensors")[1]
+    assert meta["init"] == {"run": str(student), "tensors": len([k for k in b if k.startswith("model.")])}
+    assert meta["spread"] == "window"  # the teacher's spread tables, and the record of how they were fitted
+    assert all(torch.equal(a[f"ema.{k[6:]}"], b[k]) for k in b if k.startswith("model."))
+    name = "backbone.embed_layers.weight"
+    assert not torch.equal(a[f"ema.{name}"], _weights(teacher)[f"ema.{name}"])  # the student had moved away
 
 
 def test_a_new_run_starts_from_a_trained_run_where_shapes_match(files, tmp_path):

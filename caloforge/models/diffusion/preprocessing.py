@@ -87,7 +87,7 @@ from numpy.typing import ArrayLike
 
 from caloforge.errors import CaloforgeError
 
-__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "ShowerTransform"]
+__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "SPREAD_RULE", "ShowerTransform"]
 
 EPS = 1e-7
 RING_EPS = 1e-3
@@ -96,6 +96,7 @@ CELL_QUANTILE = 0.1  # the cell scale: this quantile of the non-empty training c
 MOMENT_DEGREE = 4  # format 5: degree of the polynomial in ln E of each channel's mean
 MOMENT_GRID = 16  # ... tabulated on this many points of ln E
 MOMENT_FLOOR = 0.1  # ... with the spread at one energy at least this fraction of the channel's overall spread
+SPREAD_RULE = "window"  # ... recorded in a run's metadata ("spread"); tables without it: the first, polynomial ones
 _CHUNK = 4096  # showers transformed at once
 _ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 # (a higher floor for the ring fractions, as noise around an empty ring, was measured to help nothing: it only
