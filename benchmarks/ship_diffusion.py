@@ -68,7 +68,7 @@ def _gaps(evaluation: dict) -> str:
     )
 
 
-def _preprocessing(cfg: dict, tensors: dict, meta: dict) -> str:
+def _preprocessing(cfg: dict, tensors: dict) -> str:
     L, A, R = cfg["mesh"]
     ring_eps = float(tensors.get("transform.ring_eps", [1e-7])[0])
     scale = float(tensors.get("transform.cell_scale", [0.0])[0])
@@ -87,12 +87,12 @@ def _preprocessing(cfg: dict, tensors: dict, meta: dict) -> str:
                  "crossed by a charged particle sits at one value in every cell and shower; the inverse uses them as "
                  "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     standardised = "standardised per channel on the training set"
-    if "transform.log_energies" in tensors and meta.get("spread") == "window":
+    if "transform.spread_window" in tensors:
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (the mean a "
                         "polynomial of degree 4 in ln E fitted to the training set, the spread the rms residual in a "
                         "Gaussian window of ln E, floored at 0.1 of the channel's overall one; tabulated on 16 "
                         "energies)")  # fmt: skip
-    elif "transform.log_energies" in tensors:  # the first format-5 tables, from before the record
+    elif "transform.log_energies" in tensors:  # the first format-5 tables
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (polynomials "
                         "of degree 4 in ln E fitted to the training set, tabulated on 16 energies; the spread floored "
                         "at a quarter of the channel's overall one)")  # fmt: skip
@@ -218,7 +218,7 @@ or `caloforge.models.generate.load_model("{args.name}")`. {size_mb:.1f} MB, {par
 
 ## Preprocessing (invertible; caloforge/models/diffusion/preprocessing.py)
 
-{_preprocessing(cfg, tensors, meta)}
+{_preprocessing(cfg, tensors)}
 
 ## Training
 

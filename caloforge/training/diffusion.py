@@ -27,7 +27,7 @@ from caloforge.models.diffusion.config import DiffusionConfig
 from caloforge.models.diffusion.denoiser import EDMDenoiser
 from caloforge.models.diffusion.distill import ConsistencyStudent, consistency_loss
 from caloforge.models.diffusion.model import FORMAT_VERSION, MODEL_FILE, DiffusionModel, config_from_meta
-from caloforge.models.diffusion.preprocessing import SPREAD_RULE, ShowerTransform
+from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.diffusion.schedule import training_sigmas
 
 __all__ = ["TrainSettings", "train_diffusion"]
@@ -207,8 +207,6 @@ def train_diffusion(
     teacher_model = DiffusionModel.load(teacher, device=str(device)) if teacher is not None else None
     if teacher_model is not None:
         meta["teacher"] = str(teacher)
-        teacher_file = Path(teacher) / MODEL_FILE if Path(teacher).is_dir() else Path(teacher)
-        spread = load_tensors(teacher_file)[1].get("spread")  # the student keeps the teacher's tables
     z: torch.Tensor | None = None  # the transformed training set
     if resume:
         tensors, model_meta = load_tensors(out / MODEL_FILE)
@@ -216,7 +214,6 @@ def train_diffusion(
         cfg = config_from_meta(model_meta, str(out / MODEL_FILE))
         meta["format_version"] = model_meta["format_version"]  # a resumed format-2 run stays format 2
         transform = ShowerTransform.from_state(tensors, model_meta["eps"])
-        spread = model_meta.get("spread")
         denoiser = EDMDenoiser(cfg) if teacher_model is None else ConsistencyStudent(cfg)
         denoiser.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
         ema = {k.removeprefix("ema."): v.clone() for k, v in tensors.items() if k.startswith("ema.")}
@@ -229,7 +226,6 @@ def train_diffusion(
             raise CaloforgeError(msg)
         if teacher_model is None:
             cfg, transform, denoiser, z = _new_run(parts, config or {}, settings.seed)
-            spread = SPREAD_RULE if transform.log_energies is not None else None
             if init is not None:
                 meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init)}
         else:
@@ -244,8 +240,6 @@ def train_diffusion(
         msg = f"{data[0]}: mesh {parts[0].meta.mesh.shape} does not match the mesh {tuple(cfg.mesh)} of {source}"
         raise CaloforgeError(msg)
     meta["eps"] = transform.eps
-    if spread is not None:  # how the format-5 spread tables were fitted, for the model card
-        meta["spread"] = spread
     out.mkdir(parents=True, exist_ok=True)
     denoiser.to(device).train()
     ema = {k: v.to(device) for k, v in ema.items()}

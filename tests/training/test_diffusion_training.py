@@ -140,7 +140,7 @@ def test_distillation_gives_a_few_step_generator(files, tmp_path):
                            teacher=teacher, init=student)  # fmt: skip
     (a, b), meta = (_weights(student), _weights(more)), load_tensors(more / "model.safetensors")[1]
     assert meta["init"] == {"run": str(student), "tensors": len([k for k in b if k.startswith("model.")])}
-    assert meta["spread"] == "window"  # the teacher's spread tables, and the record of how they were fitted
+    assert DiffusionModel.load(more).transform.spread_window  # the teacher's spread tables, and how they were fitted
     assert all(torch.equal(a[f"ema.{k[6:]}"], b[k]) for k in b if k.startswith("model."))
     name = "backbone.embed_layers.weight"
     assert not torch.equal(a[f"ema.{name}"], _weights(teacher)[f"ema.{name}"])  # the student had moved away

@@ -87,7 +87,7 @@ from numpy.typing import ArrayLike
 
 from caloforge.errors import CaloforgeError
 
-__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "SPREAD_RULE", "ShowerTransform"]
+__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "ShowerTransform"]
 
 EPS = 1e-7
 RING_EPS = 1e-3
@@ -96,7 +96,6 @@ CELL_QUANTILE = 0.1  # the cell scale: this quantile of the non-empty training c
 MOMENT_DEGREE = 4  # format 5: degree of the polynomial in ln E of each channel's mean
 MOMENT_GRID = 16  # ... tabulated on this many points of ln E
 MOMENT_FLOOR = 0.1  # ... with the spread at one energy at least this fraction of the channel's overall spread
-SPREAD_RULE = "window"  # ... recorded in a run's metadata ("spread"); tables without it: the first, polynomial ones
 _CHUNK = 4096  # showers transformed at once
 _ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 # (a higher floor for the ring fractions, as noise around an empty ring, was measured to help nothing: it only
@@ -128,6 +127,8 @@ class ShowerTransform:
     without it; ``ring_eps`` is the offset of the ring fractions. ``v_max`` is the largest
     ``ln(y + eps)`` of each channel in the training data. ``cell_scale`` (MeV) is the unit of format-4
     absolute cells, 0 for cells as shares; cells below ``cell_floor`` of that unit come back empty.
+    ``spread_window`` records how format-5 spread tables were fitted: True for the windowed rms of
+    ``_energy_moments``, False for the first format-5 tables (a polynomial of the variance, floor 0.25).
     """
 
     mean: torch.Tensor
@@ -140,6 +141,7 @@ class ShowerTransform:
     cell_scale: float = 0.0
     cell_floor: float = 0.0
     log_energies: torch.Tensor | None = None
+    spread_window: bool = False
 
     @property
     def n_cells(self) -> int:
@@ -229,7 +231,7 @@ class ShowerTransform:
         if energy_moments:
             grid, mean, std = _energy_moments(v, torch.log(e), std)
         return cls(mean.float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps,
-                   scale, floor, grid)  # fmt: skip
+                   scale, floor, grid, spread_window=energy_moments)  # fmt: skip
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32 (in chunks: format 5's float64 moment
@@ -266,6 +268,8 @@ class ShowerTransform:
                  "transform.cell_scale": torch.tensor([self.cell_scale, self.cell_floor], dtype=f64)}  # fmt: skip
         if self.log_energies is not None:
             sizes["transform.log_energies"] = self.log_energies
+        if self.spread_window:
+            sizes["transform.spread_window"] = torch.tensor([1])
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
@@ -277,7 +281,8 @@ class ShowerTransform:
             scale, floor = tensors.get("transform.cell_scale", torch.zeros(2)).tolist()  # formats 2-3: shares
             grid = tensors.get("transform.log_energies")  # formats 2-4: one standardisation at every energy
             return cls(tensors["transform.mean"], tensors["transform.std"], tensors["transform.v_max"], layers, eps,
-                       rings, ring_eps, scale, floor, grid)  # fmt: skip
+                       rings, ring_eps, scale, floor, grid,
+                       spread_window="transform.spread_window" in tensors)  # fmt: skip
         except KeyError as err:
             msg = (f"checkpoint lacks the shower transform ({err.args[0]}): it was written by an older caloforge "
                    "whose cell-only transform is no longer supported; retrain")  # fmt: skip
