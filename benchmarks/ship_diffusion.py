@@ -96,11 +96,6 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (polynomials "
                         "of degree 4 in ln E fitted to the training set, tabulated on 16 energies; the spread floored "
                         "at a quarter of the channel's overall one)")  # fmt: skip
-    if "transform.profile_knots" in tensors:
-        standardised += (" and then, for the ring and layer fractions and u, mapped onto a standard normal through "
-                         "piecewise-linear functions whose knots are the channel's training quantiles at 57 points "
-                         "of a normal from -3.5 to 3.5 (so the skew of Geant4's profiles is in the map, not asked of "
-                         "the network)")  # fmt: skip
     return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, {standardised}.{cells} "
             "The inverse caps each channel at its training maximum, sets fractions below 1e-9 to 0 and "
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip

@@ -82,8 +82,7 @@ def _new_run(
     base = DiffusionConfig.from_dict({**overrides, "mesh": list(parts[0].meta.mesh.shape)})
     rings = base.mesh[2] if base.ring_fractions else 0
     transform = ShowerTransform.fit(showers, energies, base.mesh[0], rings=rings, absolute_cells=base.absolute_cells,
-                                    energy_moments=base.energy_moments,
-                                    normal_profiles=base.normal_profiles)  # fmt: skip
+                                    energy_moments=base.energy_moments)  # fmt: skip
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     thetas = np.concatenate([p.theta if p.theta is not None else np.full(len(p), math.pi / 2) for p in parts])
     geometries = tuple(dict.fromkeys(p.meta.geometry or "unknown" for p in parts))

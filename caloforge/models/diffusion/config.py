@@ -21,8 +21,6 @@ class DiffusionConfig:
     ``absolute_cells``: the cells in units of a cell scale near one MIP (format 4) rather than as shares
     of their ring or layer (formats 2-3). ``energy_moments``: each channel standardised with a mean and
     spread that follow the incident energy (format 5) rather than one for all energies (formats 2-4).
-    ``normal_profiles``: the ring and layer fractions and E_sum / E mapped through their quantiles onto a
-    standard normal (format 6).
 
     The defaults (~1M parameters; 108 patches of 5 x 4 x 3 cells and 10 energy tokens) train on a CPU
     at ~0.5 s per step of 64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6``
@@ -47,7 +45,6 @@ class DiffusionConfig:
     ring_fractions: bool = True
     absolute_cells: bool = True
     energy_moments: bool = True
-    normal_profiles: bool = True
 
     def __post_init__(self) -> None:
         for n, p, what in zip(self.mesh, self.patch, ("layers", "angles", "radii"), strict=True):

@@ -24,9 +24,8 @@ from caloforge.models.diffusion.schedule import edm_sigmas
 __all__ = ["DiffusionModel", "config_from_meta"]
 
 MODEL_FILE = "model.safetensors"
-FORMAT_VERSION = 6  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
-# 4: cells in absolute units (a cell scale near one MIP) instead of shares; 5: energy-dependent standardisation;
-# 6: the profile channels mapped through their quantiles onto a normal
+FORMAT_VERSION = 5  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
+# 4: cells in absolute units (a cell scale near one MIP) instead of shares; 5: energy-dependent standardisation
 
 
 def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
@@ -39,8 +38,7 @@ def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
     if version > FORMAT_VERSION:
         msg = f"{where}: format {version} is newer than this caloforge reads ({FORMAT_VERSION}): upgrade caloforge"
         raise CaloforgeError(msg)
-    # the format each came with
-    introduced = {"ring_fractions": 3, "absolute_cells": 4, "energy_moments": 5, "normal_profiles": 6}
+    introduced = {"ring_fractions": 3, "absolute_cells": 4, "energy_moments": 5}  # the format each came with
     older = {name: False for name, since in introduced.items() if version < since}
     values = {**meta["config"], **older}
     return DiffusionConfig.from_dict(values, where=f"{where} (config)")

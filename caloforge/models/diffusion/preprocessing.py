@@ -70,17 +70,6 @@ the windowed tables for 5000 CPU steps was no closer to Geant4 (10k held-out sho
 0.839 against 0.827, mean radius above 10 GeV 5.74 against 5.71 mm): the excess spread is the network's,
 not the tables'. The window stays because it standardises as intended.
 
-Format 6 (``profile_knots`` set) maps each standardised profile channel (ring and layer fractions, E_sum / E)
-through its own monotone, piecewise-linear function onto a standard normal: the knots are the channel's
-quantiles in the training set at ``PROFILE_LEVELS`` of a normal (pooled over energies, after the format-5
-standardisation), linear beyond the end knots. The cells keep format 5 (their empty cells are a point mass
-that no such map makes normal). Why: measured on 2000 held-out showers above 10 GeV, the format-5 model's ring
-channels had the right mean and nearly the right spread in ``z`` (1.04-1.17 times), but a normal's tails,
-where Geant4's are skewed: the 99 % quantile of rings 2-5 at 2.0-3.0 against Geant4's 1.4-1.8, the 1 %
-quantile at -2.3 against -2.9. Through the exponential that upper tail put 24-43 % too much energy into rings
-3-6 and made the mean radius 11 % too large, the largest single separation (power 0.57 above 10 GeV). A model
-whose marginals come out nearly normal gets, after this map, Geant4's skew back.
-
 The inverse caps every channel at the largest value it held in the training data, sets fractions below
 1e-9 to exactly 0, and renormalises each group of fractions to sum to 1 (a group that came out all empty
 puts its energy in the member the model rated highest), so a generated shower deposits exactly ``E u``.
@@ -90,7 +79,7 @@ back as exactly 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -98,7 +87,7 @@ from numpy.typing import ArrayLike
 
 from caloforge.errors import CaloforgeError
 
-__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "PROFILE_LEVELS", "ShowerTransform"]
+__all__ = ["CELL_EPS", "EPS", "MOMENT_DEGREE", "MOMENT_FLOOR", "MOMENT_GRID", "ShowerTransform"]
 
 EPS = 1e-7
 RING_EPS = 1e-3
@@ -107,8 +96,6 @@ CELL_QUANTILE = 0.1  # the cell scale: this quantile of the non-empty training c
 MOMENT_DEGREE = 4  # format 5: degree of the polynomial in ln E of each channel's mean
 MOMENT_GRID = 16  # ... tabulated on this many points of ln E
 MOMENT_FLOOR = 0.1  # ... with the spread at one energy at least this fraction of the channel's overall spread
-PROFILE_LEVELS = torch.linspace(-3.5, 3.5, 57, dtype=torch.float64)  # format 6: normal quantiles of the knots
-_KNOT_STEP = 1e-4  # format 6: knots of a channel at least this far apart (ties where a channel is often empty)
 _CHUNK = 4096  # showers transformed at once
 _ZERO = 1e-9  # fractions below 1e-9 are float32 rounding around an empty channel: exactly 0
 # (a higher floor for the ring fractions, as noise around an empty ring, was measured to help nothing: it only
@@ -123,15 +110,6 @@ def _fractions(v: torch.Tensor, eps: float, floor: float = _ZERO) -> torch.Tenso
     best = torch.zeros_like(y).scatter_(-1, v.argmax(-1, keepdim=True), 1.0)
     y = torch.where(empty, best, y)
     return y / y.sum(-1, keepdim=True)
-
-
-def _piecewise(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """(B, C) through C increasing piecewise-linear maps with knots ``xp`` -> ``fp`` (both (K, C)), linear beyond
-    the end knots with the end segments' slopes, so the map is defined and invertible everywhere."""
-    xp, fp = xp.T.contiguous(), fp.T.contiguous()  # (C, K)
-    i = torch.searchsorted(xp, x.T.contiguous()).clamp(1, xp.shape[1] - 1)  # (C, B)
-    x0, x1, f0, f1 = xp.gather(1, i - 1), xp.gather(1, i), fp.gather(1, i - 1), fp.gather(1, i)
-    return (f0 + (x.T - x0) * (f1 - f0) / (x1 - x0)).T
 
 
 def _share(parts: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
@@ -151,8 +129,6 @@ class ShowerTransform:
     absolute cells, 0 for cells as shares; cells below ``cell_floor`` of that unit come back empty.
     ``spread_window`` records how format-5 spread tables were fitted: True for the windowed rms of
     ``_energy_moments``, False for the first format-5 tables (a polynomial of the variance, floor 0.25).
-    ``profile_knots`` (format 6): (len(PROFILE_LEVELS), profile channels) quantiles of the standardised
-    ring and layer fractions and E_sum / E, mapped onto a standard normal; None before format 6.
     """
 
     mean: torch.Tensor
@@ -166,7 +142,6 @@ class ShowerTransform:
     cell_floor: float = 0.0
     log_energies: torch.Tensor | None = None
     spread_window: bool = False
-    profile_knots: torch.Tensor | None = None
 
     @property
     def n_cells(self) -> int:
@@ -232,13 +207,11 @@ class ShowerTransform:
         ring_eps: float = RING_EPS,
         absolute_cells: bool = False,
         energy_moments: bool = False,
-        normal_profiles: bool = False,
     ) -> ShowerTransform:
         """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV).
 
         With ``absolute_cells`` (format 4) also the cell scale, from the non-empty cells; with
-        ``energy_moments`` (format 5) the mean and std as functions of the incident energy; with
-        ``normal_profiles`` (format 6) the quantile knots that map the profile channels onto a normal.
+        ``energy_moments`` (format 5) the mean and std as functions of the incident energy.
         """
         x = torch.as_tensor(np.asarray(showers))
         e = torch.as_tensor(np.asarray(energies_mev), dtype=torch.float64).reshape(-1)
@@ -257,23 +230,8 @@ class ShowerTransform:
         mean, grid = v.mean(dim=0), None
         if energy_moments:
             grid, mean, std = _energy_moments(v, torch.log(e), std)
-        fitted = cls(mean.float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps,
-                     scale, floor, grid, spread_window=energy_moments)  # fmt: skip
-        if not normal_profiles:
-            return fitted
-        n = fitted.n_cells
-        profile = torch.cat([fitted._standardise(v[i : i + _CHUNK, n:], e[i : i + _CHUNK], n)
-                             for i in range(0, len(v), _CHUNK)])  # fmt: skip
-        levels = torch.special.ndtr(PROFILE_LEVELS)
-        knots = torch.as_tensor(np.quantile(profile.numpy(), levels.numpy(), axis=0))
-        steps = torch.arange(len(levels), dtype=torch.float64)[:, None] * _KNOT_STEP  # strictly increasing knots
-        knots = torch.cummax(knots - steps, dim=0).values + steps
-        return replace(fitted, profile_knots=knots.float())
-
-    def _standardise(self, v: torch.Tensor, energies_mev: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Channels ``start:`` of ``ln(y + eps)`` -> ``(v - mean) / std`` at these energies, float64."""
-        mean, std = self.moments(energies_mev)
-        return (v - mean[..., start:]) / std[..., start:]
+        return cls(mean.float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps,
+                   scale, floor, grid, spread_window=energy_moments)  # fmt: skip
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32 (in chunks: format 5's float64 moment
@@ -282,26 +240,13 @@ class ShowerTransform:
             return torch.cat([self.forward(showers[i : i + _CHUNK], energies_mev[i : i + _CHUNK])
                               for i in range(0, len(showers), _CHUNK)])  # fmt: skip
         v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps, self.cell_scale)
-        z = self._standardise(v, energies_mev)
-        if self.profile_knots is not None:
-            n, knots = self.n_cells, self.profile_knots.to(z)
-            z[:, n:] = _piecewise(z[:, n:], knots, PROFILE_LEVELS[:, None].expand_as(knots))
-        return z.float()
-
-    def values(self, z: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
-        """(B, width) standardised -> ``ln(y + eps)`` of every channel, float64, before any cap (the inverse of
-        the standardisation and, in format 6, of the profile channels' normal map)."""
         mean, std = self.moments(energies_mev)
-        z = z.to(torch.float64)
-        if self.profile_knots is not None:
-            n = self.n_cells
-            levels = PROFILE_LEVELS[:, None].expand_as(self.profile_knots)
-            z = torch.cat([z[:, :n], _piecewise(z[:, n:], levels, self.profile_knots.to(z))], dim=1)
-        return z * std + mean
+        return ((v - mean) / std).float()
 
     def inverse(self, z: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, width) standardised, (B,) MeV -> (B, L A R) MeV, float32, >= 0."""
-        v = self.values(z, energies_mev)
+        mean, std = self.moments(energies_mev)
+        v = z.to(torch.float64) * std + mean
         v = torch.minimum(v, self.v_max.to(v))  # no channel beyond what the training data held
         B, n, L, R = len(v), self.n_cells, self.layers, self.rings
         f = _fractions(v[:, -L - 1 : -1], self.eps)
@@ -325,8 +270,6 @@ class ShowerTransform:
             sizes["transform.log_energies"] = self.log_energies
         if self.spread_window:
             sizes["transform.spread_window"] = torch.tensor([1])
-        if self.profile_knots is not None:
-            sizes["transform.profile_knots"] = self.profile_knots
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
@@ -338,8 +281,8 @@ class ShowerTransform:
             scale, floor = tensors.get("transform.cell_scale", torch.zeros(2)).tolist()  # formats 2-3: shares
             grid = tensors.get("transform.log_energies")  # formats 2-4: one standardisation at every energy
             return cls(tensors["transform.mean"], tensors["transform.std"], tensors["transform.v_max"], layers, eps,
-                       rings, ring_eps, scale, floor, grid, spread_window="transform.spread_window" in tensors,
-                       profile_knots=tensors.get("transform.profile_knots"))  # fmt: skip
+                       rings, ring_eps, scale, floor, grid,
+                       spread_window="transform.spread_window" in tensors)  # fmt: skip
         except KeyError as err:
             msg = (f"checkpoint lacks the shower transform ({err.args[0]}): it was written by an older caloforge "
                    "whose cell-only transform is no longer supported; retrain")  # fmt: skip
