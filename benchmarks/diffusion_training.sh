@@ -31,6 +31,10 @@
 #       model.safetensors runs/par04-siw-diffusion-distilled-b0/       # (at commit e3bef3a)
 #   INIT=runs/par04-siw-diffusion-distilled-b0 TEACHER=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f5-distilled2 \
 #       STEPS=7500 LR=1e-4 MAX_TIME=6000 VALIDATE_EVERY=1500 benchmarks/diffusion_training.sh
+# The format-6 experiment (results/diffusion_evaluation_f6.json; weights not kept; the code at commit ebb6325,
+# reverted: the profile channels mapped through their quantiles onto a normal), from the format-5 built-in:
+#   INIT=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-f6 STEPS=6500 LR=3e-4 MAX_TIME=2450 \
+#       VALIDATE_EVERY=3250 benchmarks/diffusion_training.sh      # at ebb6325; stopped by time at 6495, 41 min
 # The windowed-spread experiment (results/diffusion_evaluation_f5w.json; commit 0a31b70: the format-5 spread
 # tables as the rms residual in a window of ln E, floor 0.1) warm-started from that built-in, put back into a
 # run folder, on the same data (data made from scratch in the same session, 75 min):
