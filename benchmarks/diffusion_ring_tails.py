@@ -6,8 +6,8 @@
 The model generates at the incident energies of the first N held-out Geant4 showers (seed 11, its default
 steps); above ``--min-gev`` both sides are put through the model's transform, and for the ring fractions of
 layers 5-24 the figures compare, ring by ring: the mean, spread and quantiles of the standardised values,
-the mean linear ring fraction (layer by layer), and the mean radius (energy-weighted, in ring units) of the model, of the
-model with its ring spread shrunk to Geant4's, and of Geant4. Without any network, it also widens the
+the mean linear ring fraction (layer by layer), and the mean radius (energy-weighted, in ring units) of the
+model, of the model with its ring spread shrunk to Geant4's, and of Geant4. Without any network, it also widens the
 ring spread of Geant4's own showers 1.15 and 1.5 times under transforms with other ring offsets
 (``ring_eps``, fitted on the first 6000 training showers) and reports how much the mean radius grows: how
 much an imprecise model's spread costs in each representation. Writes
