@@ -6,7 +6,7 @@
 The model generates at the incident energies of the first N held-out Geant4 showers (seed 11, its default
 steps); above ``--min-gev`` both sides are put through the model's transform, and for the ring fractions of
 layers 5-24 the figures compare, ring by ring: the mean, spread and quantiles of the standardised values,
-the mean linear ring fraction (layer by layer), and the mean radius (energy-weighted, in ring units) of the
+the mean linear ring fraction (layer by layer), and the validation suite's mean radius (mm) of the
 model, of the model with its ring spread shrunk to Geant4's, and of Geant4. Without any network, it also widens the
 ring spread of Geant4's own showers 1.15 and 1.5 times under transforms with other ring offsets
 (``ring_eps``, fitted on the first 6000 training showers) and reports how much the mean radius grows: how
@@ -23,6 +23,8 @@ import torch
 from _common import Recorder, log
 
 from caloforge.data import read_showers
+from caloforge.evaluation.features import high_level_features
+from caloforge.geometry import ScoringMesh
 from caloforge.models.diffusion.preprocessing import ShowerTransform
 from caloforge.models.generate import load_model
 
@@ -35,10 +37,9 @@ def _ring_channels(z: torch.Tensor, transform: ShowerTransform) -> torch.Tensor:
     return z[:, n : n + L * R].reshape(-1, L, R)
 
 
-def _mean_radius(showers: np.ndarray, layers: int, rings: int) -> float:
-    """Mean over showers of the energy-weighted ring index (+0.5) of the whole shower."""
-    e_ring = showers.reshape(len(showers), layers, -1, rings).sum((1, 2))
-    return float((e_ring @ (np.arange(rings) + 0.5) / e_ring.sum(1)).mean())
+def _mean_radius(showers: np.ndarray, energies: torch.Tensor, mesh: ScoringMesh) -> float:
+    """The validation suite's mean radius (mm, after its readout threshold), averaged over the showers."""
+    return float(high_level_features(showers, energies.numpy(), mesh)["r_mean"].mean())
 
 
 def _widened(z: torch.Tensor, transform: ShowerTransform, factor: float | torch.Tensor) -> torch.Tensor:
@@ -61,7 +62,7 @@ def main() -> None:
     ref = read_showers(args.reference, stop=args.n)
     model = load_model(args.run)
     tr = model.transform
-    L, R = tr.layers, tr.rings
+    L, R, mesh = tr.layers, tr.rings, ref.meta.mesh
     high = ref.incident_energies > args.min_gev * 1e3
     e = torch.as_tensor(ref.incident_energies[high], dtype=torch.float64)
     log(f"{args.run}: generating {int(high.sum())} showers above {args.min_gev:g} GeV")
@@ -87,11 +88,11 @@ def main() -> None:
             for q in _QUANTILES
         },
         "linear_ring_fraction_ratio_model_over_geant4": (ring_shares(showers) / ring_shares(g4)).round(3).tolist(),
-        "mean_radius_ring_units": {
-            "geant4": _mean_radius(g4, L, R),
-            "model": _mean_radius(showers, L, R),
+        "mean_radius_mm": {
+            "geant4": _mean_radius(g4, e, mesh),
+            "model": _mean_radius(showers, e, mesh),
             "model_ring_spread_as_geant4": _mean_radius(
-                tr.inverse(_widened(z_model, tr, spread_ratio.reshape(-1)), e).numpy(), L, R
+                tr.inverse(_widened(z_model, tr, spread_ratio.reshape(-1)), e).numpy(), e, mesh
             ),
         },
     }
@@ -102,8 +103,8 @@ def main() -> None:
         other = ShowerTransform.fit(train.showers, train.incident_energies, L, rings=R, ring_eps=ring_eps,
                                     absolute_cells=True, energy_moments=True)  # fmt: skip
         z = other.forward(torch.as_tensor(g4), e)
-        exact = _mean_radius(other.inverse(z, e).numpy(), L, R)
-        widened = {f: _mean_radius(other.inverse(_widened(z, other, f), e).numpy(), L, R) for f in (1.15, 1.5)}
+        exact = _mean_radius(other.inverse(z, e).numpy(), e, mesh)
+        widened = {f: _mean_radius(other.inverse(_widened(z, other, f), e).numpy(), e, mesh) for f in (1.15, 1.5)}
         sensitivity[f"{ring_eps:g}"] = {f"x{f:g}": round(r / exact - 1, 4) for f, r in widened.items()}
     figures["mean_radius_growth_when_geant4_ring_spread_widened"] = sensitivity
     log(f"wrote {rec.write(figures)}")
