@@ -19,6 +19,7 @@ from _common import evaluation_folder
 from caloforge.errors import CaloforgeError
 from caloforge.models.checkpoint import load_tensors, save_tensors
 from caloforge.models.diffusion.model import MODEL_FILE
+from caloforge.models.diffusion.preprocessing import ring_floor
 from caloforge.models.generate import builtin_model_path
 
 LIMIT_MB = 20.0
@@ -96,8 +97,11 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (polynomials "
                         "of degree 4 in ln E fitted to the training set, tabulated on 16 energies; the spread floored "
                         "at a quarter of the channel's overall one)")  # fmt: skip
+    zero = "1e-9"
+    if cfg.get("ring_fractions", False) and ring_floor(ring_eps) > 1e-9:
+        zero += f" (ring fractions below {ring_floor(ring_eps):.2g})"
     return (f"A shower is factorised as {factors}. Each number y becomes {offsets}, {standardised}.{cells} "
-            "The inverse caps each channel at its training maximum, sets fractions below 1e-9 to 0 and "
+            f"The inverse caps each channel at its training maximum, sets fractions below {zero} to 0 and "
             "renormalises each group of fractions, so a shower deposits exactly E u.")  # fmt: skip
 
 

@@ -41,7 +41,11 @@ def test_transform_round_trip_is_exact_to_float_precision(rng, rings, absolute, 
     # format 5 divides by a spread that varies with energy: centred to a few per cent, not exactly
     assert abs(float(z.mean())) < (0.03 if moments else 1e-3) and float(z.std()) == pytest.approx(1, rel=0.05)
     back = transform.inverse(z, torch.as_tensor(energies)).numpy()
-    np.testing.assert_allclose(back, showers, rtol=2e-5, atol=0)
+    # a ring fraction y comes back from ln(y + ring_eps) in float32, to ~1e-7 (y + ring_eps) absolute: a cell of
+    # a nearly empty ring is exact to that share of its layer's energy rather than to a share of its own
+    layer = showers.astype(np.float64).reshape(50, 45, -1).sum(-1, keepdims=True)
+    slack = np.broadcast_to(1e-6 * transform.ring_eps * layer, (50, 45, 144)).reshape(50, -1) if rings else 0.0
+    assert np.all(np.abs(back - showers) <= 2e-5 * showers + slack)
     assert np.all(back[showers == 0] == 0)  # empty cells come back exactly empty
 
 
@@ -73,7 +77,7 @@ def test_transform_state_round_trips_and_older_states_keep_their_offsets(rng):
     showers, energies = _sparse_showers(rng, 10), rng.uniform(1e3, 1e5, 10)
     transform = ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True, energy_moments=True)
     again = ShowerTransform.from_state(transform.state(), transform.eps)
-    assert (again.rings, again.ring_eps, again.layers) == (9, 1e-3, 45)
+    assert (again.rings, again.ring_eps, again.layers) == (9, transform.ring_eps, 45)
     assert (again.cell_scale, again.cell_floor) == (transform.cell_scale, transform.cell_floor)
     assert all(torch.equal(getattr(again, k), getattr(transform, k)) for k in ("mean", "std", "v_max", "log_energies"))
     assert transform.mean.shape == transform.std.shape == (16, WIDTH)
