@@ -15,7 +15,19 @@
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
 #       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
 #
-# The built-in models (their MODEL_CARD.md) are the format-5 run (energy-dependent standardisation, commit
+# The built-in models (their MODEL_CARD.md) are the ring-offset run (format 5 with ring_eps 3e-2, commit 3491680;
+# results/diffusion_evaluation_r3*.json), warm-started from the earlier format-5 built-in (below) put back into a
+# run folder, and its distillation, continued from the earlier built-in's student (same architecture; the ring
+# channels' transform is the new teacher's) (session of 2026-12-07, on the same data):
+#   mkdir -p runs/par04-siw-diffusion-f5 && git show \
+#       5279127:caloforge/models/pretrained/par04-siw-diffusion/model.safetensors > runs/par04-siw-diffusion-f5/model.safetensors
+#   INIT=runs/par04-siw-diffusion-f5 RUN=runs/par04-siw-diffusion-r3 STEPS=6500 LR=3e-4 MAX_TIME=2450 \
+#       VALIDATE_EVERY=3250 benchmarks/diffusion_training.sh                               # 6500 steps, 41 min
+#   INIT=runs/par04-siw-diffusion-f5-distilled2 TEACHER=runs/par04-siw-diffusion-r3 RUN=runs/par04-siw-diffusion-r3-distilled \
+#       STEPS=3800 LR=1e-4 MAX_TIME=2700 VALIDATE_EVERY=1900 benchmarks/diffusion_training.sh
+# (runs/par04-siw-diffusion-f5-distilled2: the earlier distilled built-in of commit 7c0ea21 put back the same way;
+# --init reads only its EMA weights.)
+# Before them, the built-ins were the format-5 run (energy-dependent standardisation, commit
 # 1a2fc45), warm-started from the format-4 built-in of commit b16c28d put back into a run folder, and its
 # distillation (validation on the first 1000 held-out showers; a copy of the 2000-shower file, since the
 # 10k file is rewritten while `caloforge simulate --resume` extends it):

@@ -297,11 +297,13 @@ def train_diffusion(
         out_of_time = settings.max_seconds is not None and time.monotonic() - start - elapsed > settings.max_seconds
         out_of_time |= stop_after is not None and step - first_step >= stop_after
         row: dict[str, Any] = {}
-        if step % settings.checkpoint_every == 0 or step == settings.steps or out_of_time:
+        last = step == settings.steps or out_of_time
+        validate = reference is not None and (step % settings.validate_every == 0 or last)
+        if step % settings.checkpoint_every == 0 or validate or last:  # a validation step is a checkpoint too
             row = {"step": step, "elapsed_s": round(time.monotonic() - start, 1), "loss": float(np.mean(running)),
                    "lr": _lr(settings, step)}  # fmt: skip
             running = []
-            if reference is not None and (step % settings.validate_every == 0 or step == settings.steps or out_of_time):
+            if validate:
                 model = DiffusionModel.from_parts(cfg, ema, transform, meta, device=str(device))
                 row |= _validate(model, reference, settings, settings.seed + step)
             history.append(row)

@@ -69,6 +69,14 @@ def test_checkpoint_round_trip_and_reproducible_generation(files, tmp_path):
     assert {"val_sp_esum_over_einc", "val_auc_cells", "val_auc_high_level"} <= row.keys()
 
 
+def test_validation_runs_on_its_own_cadence_between_checkpoints(files, tmp_path):
+    settings = replace(QUICK, checkpoint_every=4, validate_every=3)  # 3 is no checkpoint step: it becomes one
+    run = train_diffusion([files["train"]], tmp_path / "run", validation=files["val"], settings=settings, config=TINY)
+    history = load_tensors(run / "state.safetensors")[1]["history"]
+    assert [row["step"] for row in history] == [3, 4, 6]
+    assert ["val_auc_cells" in row for row in history] == [True, False, True]  # and the last step, always
+
+
 def test_conditions_outside_the_training_range_are_clamped_with_a_warning(files, tmp_path):
     model = DiffusionModel.load(train_diffusion([files["train"]], tmp_path / "run", settings=QUICK, config=TINY))
     with pytest.warns(RuntimeWarning, match="1 energies .* outside the training range .*clamped"):
