@@ -20,11 +20,16 @@ from _common import Recorder, log
 
 from caloforge.data import read_showers
 from caloforge.evaluation.classifier import classifier_two_sample_test
-from caloforge.evaluation.features import DEFAULT_THRESHOLD_MEV, calochallenge_vector, high_level_features
+from caloforge.evaluation.features import (
+    DEFAULT_THRESHOLD_MEV,
+    calochallenge_vector,
+    calochallenge_vector_names,
+    high_level_features,
+)
 from caloforge.models.generate import load_model
 
-GROUPS = {"e_layer": (1, 46), "ec_xy": (46, 136), "width_xy": (136, 226), "e_sum": (226, 227),
-          "sparsity": (227, 272), "ec_r": (272, 317), "width_r": (317, 362)}  # fmt: skip
+GROUPS = {"e_layer": ("log10_e_layer",), "ec_xy": ("ec_x", "ec_y"), "width_xy": ("width_x", "width_y"),
+          "e_sum": ("log10_e_sum",), "sparsity": ("sparsity",), "ec_r": ("ec_r",), "width_r": ("width_r",)}  # fmt: skip
 EDGES_MEV = [0.0, DEFAULT_THRESHOLD_MEV, 0.1, 0.5, 1.0, 2.0, 3.0, 5.0, np.inf]
 LAYERS = (0, 5, 10, 15, 20, 30, 40)
 
@@ -45,15 +50,17 @@ def main() -> None:
     model = load_model(args.run)
     log(f"{args.run}: generating {len(ref)} showers")
     x = model.sample(ref.incident_energies, seed=11, batch_size=200)
-    e = ref.incident_energies
-    vectors = [calochallenge_vector(high_level_features(s, e, model.mesh)) for s in (ref.showers, x)]
+    features = [high_level_features(s, ref.incident_energies, model.mesh) for s in (ref.showers, x)]
+    vectors = [calochallenge_vector(f) for f in features]
+    names = calochallenge_vector_names(model.mesh.n_layers)
     auc = {}
-    for name, (a, b) in GROUPS.items():
-        cols = [0, *range(a, b)]
-        auc[name] = classifier_two_sample_test(vectors[0][:, cols], vectors[1][:, cols]).auc
-        log(f"  {name}: AUC {auc[name]:.3f}")
+    for group, stems in GROUPS.items():  # each with log10 E_inc, column 0
+        cols = [0, *(i for i, c in enumerate(names) if c in stems or c.rsplit("_", 1)[0] in stems)]
+        auc[group] = classifier_two_sample_test(vectors[0][:, cols], vectors[1][:, cols]).auc
+        log(f"  {group}: AUC {auc[group]:.3f}")
     auc["all"] = classifier_two_sample_test(*vectors).auc
-    hits = [(s.reshape(len(s), model.mesh.n_layers, -1) >= DEFAULT_THRESHOLD_MEV).sum(-1) for s in (ref.showers, x)]
+    cells_per_layer = model.mesh.n_alpha * model.mesh.n_r
+    hits = [f["occupancy"] * cells_per_layer for f in features]  # cells above the readout threshold, per layer
     figures = {
         "auc_by_group": auc,
         "cell_energy_edges_mev": EDGES_MEV,
