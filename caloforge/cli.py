@@ -223,6 +223,9 @@ def train(
     depth: Annotated[int | None, typer.Option(help="Diffusion: transformer blocks.")] = None,
     heads: Annotated[int | None, typer.Option(help="Diffusion: attention heads.")] = None,
     patch: Annotated[str | None, typer.Option(help="Diffusion: cells per token, 'layers,angles,radii'.")] = None,
+    hit_cells: Annotated[
+        bool, typer.Option("--hit-cells", help="Diffusion: a hit channel beside each cell's energy (format 7).")
+    ] = False,
     device: Annotated[str | None, typer.Option(help="Diffusion: cpu or cuda (default: cuda when present).")] = None,
     teacher: Annotated[
         Path | None, typer.Option(help="Diffusion: distil this trained run into a 1-4-step generator.")
@@ -253,6 +256,8 @@ def train(
     from caloforge.training import TrainSettings, train_diffusion
 
     overrides: dict[str, object] = {k: v for k, v in (("dim", dim), ("depth", depth), ("heads", heads)) if v}
+    if hit_cells:
+        overrides["hit_cells"] = True
     if patch:
         try:
             overrides["patch"] = [int(p) for p in patch.split(",")]

@@ -82,7 +82,7 @@ def _new_run(
     base = DiffusionConfig.from_dict({**overrides, "mesh": list(parts[0].meta.mesh.shape)})
     rings = base.mesh[2] if base.ring_fractions else 0
     transform = ShowerTransform.fit(showers, energies, base.mesh[0], rings=rings, absolute_cells=base.absolute_cells,
-                                    energy_moments=base.energy_moments)  # fmt: skip
+                                    energy_moments=base.energy_moments, hits=base.hit_cells)  # fmt: skip
     z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
     thetas = np.concatenate([p.theta if p.theta is not None else np.full(len(p), math.pi / 2) for p in parts])
     geometries = tuple(dict.fromkeys(p.meta.geometry or "unknown" for p in parts))
@@ -107,11 +107,30 @@ def _initialise_from(denoiser: EDMDenoiser, run: str | Path) -> int:
         raise CaloforgeError(msg)
     own = denoiser.state_dict()
     matched = {k: v for k in own if (v := tensors.get(f"ema.{k}")) is not None and v.shape == own[k].shape}
+    source = config_from_meta(meta, str(run))
+    if denoiser.config.hit_cells and not source.hit_cells and source.patch == denoiser.config.patch:
+        matched |= _with_hit_channels(tensors, own)
     if not matched:
         msg = f"{run}: no weight of that run fits this architecture; nothing to initialise from"
         raise CaloforgeError(msg)
     denoiser.load_state_dict(matched, strict=False)
     return len(matched)
+
+
+def _with_hit_channels(tensors: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A run without hit channels into one with: its cell embedding and output head serve the cell energies.
+
+    A token holds its patch's energies, then its hits (:meth:`ShowerTransformer._patchify`), so the trained
+    weights fill the first half of each patch's inputs and outputs and the hits' start at zero: seen by
+    nothing and predicted as nothing until training teaches them.
+    """
+    grown = {}
+    for name, axis in (("backbone.embed.weight", 1), ("backbone.out.weight", 0), ("backbone.out.bias", 0)):
+        trained, new = tensors.get(f"ema.{name}"), own.get(name)
+        if trained is None or new is None or 2 * trained.shape[axis] != new.shape[axis]:
+            continue
+        grown[name] = torch.cat([trained, torch.zeros_like(trained)], dim=axis)
+    return grown
 
 
 def _lr(settings: TrainSettings, step: int) -> float:

@@ -166,6 +166,50 @@ def test_energy_moments_follow_a_spread_that_falls_steeply_with_energy(rng):
         assert abs(u[in_bin].mean()) < 0.15
 
 
+def _hit_transform(rng, n=50):
+    showers = _sparse_showers(rng, n)
+    showers[0, :144] = 0  # an empty first layer
+    showers[(showers > 0) & (showers < 1e-3)] = 1e-3
+    energies = rng.uniform(1e3, 1e5, n)
+    return showers, energies, ShowerTransform.fit(showers, energies, 45, rings=9, absolute_cells=True,
+                                                  energy_moments=True, hits=True)  # fmt: skip
+
+
+def test_hit_channels_round_trip_exactly_and_stay_plus_or_minus_one(rng):
+    """Format 7: a hit and an energy channel per cell; the hits are the sign of a deposit, unstandardised."""
+    showers, energies, transform = _hit_transform(rng)
+    z = transform.forward(torch.as_tensor(showers), torch.as_tensor(energies))
+    assert z.shape == (50, 2 * 6480 + 405 + 45 + 1) and transform.n_cells == 6480
+    np.testing.assert_array_equal(z[:, 6480:12960].numpy(), np.where(showers > 0, 1.0, -1.0))
+    back = transform.inverse(z, torch.as_tensor(energies)).numpy()
+    layer = showers.astype(np.float64).reshape(50, 45, -1).sum(-1, keepdims=True)
+    slack = np.broadcast_to(1e-6 * transform.ring_eps * layer, (50, 45, 144)).reshape(50, -1)
+    assert np.all(np.abs(back - showers) <= 2e-5 * showers + slack)
+    assert np.all(back[showers == 0] == 0)
+    again = ShowerTransform.from_state(transform.state(), transform.eps)
+    assert again.hits and torch.equal(again.mean, transform.mean)
+    with pytest.raises(CaloforgeError, match=r"hit channels .* need the cells in absolute units"):
+        ShowerTransform.fit(showers, energies, 45, rings=9, hits=True)
+
+
+def test_hit_channels_decide_which_cells_share_their_ring(rng):
+    showers, energies, transform = _hit_transform(rng, 20)
+    e = torch.as_tensor(energies)
+    z = transform.forward(torch.as_tensor(showers), e)
+    cells = showers.reshape(20, 45, 16, 9).astype(np.float64)
+    hits = z[:, 6480:12960].reshape(20, 45, 16, 9)
+    hit = np.argwhere(cells[1, 20] > 0)  # hit cells of layer 20 in shower 1
+    (a, r), (b, r2) = hit[0], next(h for h in hit if h[1] == hit[0][1] and h[0] != hit[0][0])
+    hits[1, 20, a, r] = -0.1  # the model says: not hit
+    dead = int(np.argmax(cells[2, 30].sum(0) > 0))  # a ring of shower 2 that holds energy: no hit left in it
+    hits[2, 30, :, dead] = -1.0
+    hits[2, 30, 5, dead] = -0.5  # ... its best candidate
+    back = transform.inverse(z, e).numpy().reshape(20, 45, 16, 9).astype(np.float64)
+    assert back[1, 20, a, r] == 0 and back[1, 20, b, r2] > cells[1, 20, b, r2]  # its energy stays in the ring
+    np.testing.assert_allclose(back.sum(2), cells.sum(2), rtol=2e-5, atol=1e-6 * cells.max())
+    assert back[2, 30, 5, dead] == pytest.approx(cells[2, 30, :, dead].sum(), rel=1e-5)
+
+
 def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
     denoiser = EDMDenoiser(TINY)
     x = torch.randn(3, WIDTH)
@@ -176,6 +220,16 @@ def test_patches_cover_the_mesh_once_and_the_network_starts_as_identity():
     cond, geometry = torch.zeros(3, 5), torch.zeros(3, dtype=torch.long)
     c_skip = TINY.sigma_data**2 / (0.25 + TINY.sigma_data**2)
     torch.testing.assert_close(denoiser(x, sigma, cond, geometry), c_skip * x)  # zero-initialised output
+    hits = DiffusionConfig(patch=(5, 4, 3), dim=32, depth=1, heads=2, hit_cells=True)  # format 7
+    assert hits.width == WIDTH + 6480 and [g.stop - g.start for g in hits.groups] == [6480, 6480, 405, 45, 1]
+    backbone = EDMDenoiser(hits).backbone
+    x = torch.randn(3, hits.width)
+    tokens = backbone._patchify(x[:, :12960])
+    assert tokens.shape == (3, 108, 120) and torch.equal(backbone._unpatchify(tokens), x[:, :12960])
+    torch.testing.assert_close(tokens[..., :60], backbone._patchify(x[:, :6480]))  # energies first, then hits
+    assert backbone(x, sigma.log() / 4, cond, geometry).shape == x.shape
+    with pytest.raises(CaloforgeError, match=r"hit_cells .* needs absolute_cells"):
+        DiffusionConfig(hit_cells=True, absolute_cells=False)
 
 
 def test_edm_schedule_and_scalings():

@@ -105,6 +105,9 @@ def test_bad_checkpoints_and_data_stop_with_one_clear_line(files, tmp_path):
     save_tensors(tmp_path / "old.safetensors", tensors, meta | {"format_version": 1})
     with pytest.raises(CaloforgeError, match=r"older caloforge .* cell-only transform.*retrain"):
         DiffusionModel.load(tmp_path / "old.safetensors")
+    save_tensors(tmp_path / "six.safetensors", tensors, meta | {"format_version": 6})
+    with pytest.raises(CaloforgeError, match=r"format 6 was an experiment .* retrain"):
+        DiffusionModel.load(tmp_path / "six.safetensors")
     save_tensors(tmp_path / "new.safetensors", tensors, meta | {"format_version": 99})
     with pytest.raises(CaloforgeError, match="format 99 is newer than this caloforge reads"):
         DiffusionModel.load(tmp_path / "new.safetensors")
@@ -168,3 +171,22 @@ def test_a_new_run_starts_from_a_trained_run_where_shapes_match(files, tmp_path)
     assert meta["init"] == {"run": str(old), "tensors": len(shared)} and meta["config"]["ring_fractions"]
     assert "model.backbone.embed_layers.weight" not in shared  # layer tokens now carry ring fractions too
     assert all(torch.equal(a[f"ema.{k[6:]}"], b[k]) for k in shared)
+
+
+def test_a_run_with_hit_channels_starts_from_one_without(files, tmp_path):
+    """Format 5 into format 7: the trained cell embedding and head serve the energies, the hits start at zero."""
+    old = train_diffusion([files["train"]], tmp_path / "old", settings=QUICK, config=TINY)
+    tensors, meta = load_tensors(old / "model.safetensors")
+    save_tensors(old / "model.safetensors", tensors, meta | {"format_version": 5})  # as a format-5 run is stored
+    new = train_diffusion([files["train"]], tmp_path / "new", settings=replace(QUICK, steps=1, lr=0.0),
+                          config=TINY | {"hit_cells": True}, init=old)  # fmt: skip
+    a, b = _weights(old), _weights(new)
+    embed, out, bias = (a[f"ema.backbone.{k}"] for k in ("embed.weight", "out.weight", "out.bias"))
+    torch.testing.assert_close(b["model.backbone.embed.weight"], torch.cat([embed, torch.zeros_like(embed)], 1))
+    torch.testing.assert_close(b["model.backbone.out.weight"], torch.cat([out, torch.zeros_like(out)], 0))
+    torch.testing.assert_close(b["model.backbone.out.bias"], torch.cat([bias, torch.zeros_like(bias)]))
+    model = DiffusionModel.load(new)
+    assert model.config.hit_cells and model.transform.hits
+    x = model.sample(np.array([5e3, 5e4]), seed=1)
+    assert x.shape == (2, 6480) and np.all(np.isfinite(x)) and np.all(x >= 0)
+    assert not DiffusionModel.load(old).config.hit_cells  # format 5 reads without hit channels

@@ -60,7 +60,7 @@ class ShowerTransformer(nn.Module):
         self.config = config
         (L, A, R), (pl, pa, pr) = config.mesh, config.patch
         self.grid = (L // pl, A // pa, R // pr)
-        patch_cells = pl * pa * pr
+        patch_cells = pl * pa * pr * (2 if config.hit_cells else 1)  # a patch's energies, then its hits
         d = config.dim
         self.embed = nn.Linear(patch_cells, d)
         self.profile = pl * (1 + (R if config.ring_fractions else 0))  # ring and layer fractions of a layer patch
@@ -92,14 +92,15 @@ class ShowerTransformer(nn.Module):
         self.register_buffer("frequencies", torch.exp(torch.linspace(0, math.log(1000.0), 16)), persistent=False)
 
     def _patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, k L A R) cell channels -> (B, patches, k cells per patch): a patch's k channel groups side by side."""
         (pl, pa, pr), (gl, ga, gr) = self.config.patch, self.grid
-        x = x.reshape(-1, gl, pl, ga, pa, gr, pr).permute(0, 1, 3, 5, 2, 4, 6)
-        return x.reshape(-1, gl * ga * gr, pl * pa * pr)
+        x = x.reshape(len(x), -1, gl, pl, ga, pa, gr, pr).permute(0, 2, 4, 6, 1, 3, 5, 7)
+        return x.reshape(len(x), gl * ga * gr, -1)
 
     def _unpatchify(self, t: torch.Tensor) -> torch.Tensor:
-        (L, A, R), (pl, pa, pr), (gl, ga, gr) = self.config.mesh, self.config.patch, self.grid
-        t = t.reshape(-1, gl, ga, gr, pl, pa, pr).permute(0, 1, 4, 2, 5, 3, 6)
-        return t.reshape(-1, L * A * R)
+        (pl, pa, pr), (gl, ga, gr) = self.config.patch, self.grid
+        t = t.reshape(len(t), gl, ga, gr, -1, pl, pa, pr).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return t.reshape(len(t), -1)
 
     def _positions(self) -> torch.Tensor:
         gl, ga, gr = self.grid
@@ -113,7 +114,7 @@ class ShowerTransformer(nn.Module):
         angles = c_noise.reshape(-1, 1) * self.frequencies
         noise = self.noise_embed(torch.cat([torch.cos(angles), torch.sin(angles)], dim=1))
         c = noise + self.cond_embed(cond) + self.geometry_embed(geometry)
-        gl, n, m = self.grid[0], self.config.n_cells, self.config.n_rings
+        gl, n, m = self.grid[0], self.config.cell_channels, self.config.n_rings
         cells = self.embed(self._patchify(x[:, :n])) + self._positions() + self.kind[0]
         profile = torch.cat([x[:, n : n + m].reshape(len(x), gl, -1), x[:, n + m : -1].reshape(len(x), gl, -1)], -1)
         layers = self.embed_layers(profile) + self.layer_pos + self.kind[1]

@@ -21,6 +21,7 @@ class DiffusionConfig:
     ``absolute_cells``: the cells in units of a cell scale near one MIP (format 4) rather than as shares
     of their ring or layer (formats 2-3). ``energy_moments``: each channel standardised with a mean and
     spread that follow the incident energy (format 5) rather than one for all energies (formats 2-4).
+    ``hit_cells``: each cell an energy channel and a hit channel (format 7, on top of format 5).
 
     The defaults (~1M parameters; 108 patches of 5 x 4 x 3 cells and 10 energy tokens) train on a CPU
     at ~0.5 s per step of 64 showers on two cores; ``patch=(3, 2, 3), dim=384, depth=12, heads=6``
@@ -45,6 +46,7 @@ class DiffusionConfig:
     ring_fractions: bool = True
     absolute_cells: bool = True
     energy_moments: bool = True
+    hit_cells: bool = False
 
     def __post_init__(self) -> None:
         for n, p, what in zip(self.mesh, self.patch, ("layers", "angles", "radii"), strict=True):
@@ -56,6 +58,8 @@ class DiffusionConfig:
             raise CaloforgeError(msg)
         if not self.geometries:
             raise CaloforgeError("a diffusion model needs at least one geometry")
+        if self.hit_cells and not (self.absolute_cells and self.ring_fractions):
+            raise CaloforgeError("hit_cells (format 7) needs absolute_cells and ring_fractions")
 
     @property
     def tokens(self) -> int:
@@ -68,6 +72,11 @@ class DiffusionConfig:
         return self.mesh[0] * self.mesh[1] * self.mesh[2]
 
     @property
+    def cell_channels(self) -> int:
+        """Channels of the cells: one per cell, two (energy and hit) with ``hit_cells``."""
+        return self.n_cells * (2 if self.hit_cells else 1)
+
+    @property
     def n_rings(self) -> int:
         """Ring-fraction channels: layers x radii, or 0 without the radial factor."""
         return self.mesh[0] * self.mesh[2] if self.ring_fractions else 0
@@ -75,12 +84,13 @@ class DiffusionConfig:
     @property
     def width(self) -> int:
         """Length of the vector the model denoises: cells, ring and layer fractions, E_sum / E."""
-        return self.n_cells + self.n_rings + self.mesh[0] + 1
+        return self.cell_channels + self.n_rings + self.mesh[0] + 1
 
     @property
     def groups(self) -> tuple[slice, ...]:
-        """The parts of the vector: cells, ring fractions (if any), layer fractions, E_sum / E."""
-        bounds = [0, self.n_cells, self.n_cells + self.n_rings, self.width - 1, self.width]
+        """The parts of the vector: cells (energies, hits), ring fractions (if any), layer fractions, E_sum / E."""
+        c = self.cell_channels
+        bounds = [0, self.n_cells, c, c + self.n_rings, self.width - 1, self.width]
         return tuple(slice(a, b) for a, b in itertools.pairwise(bounds) if b > a)
 
     def to_dict(self) -> dict[str, Any]:

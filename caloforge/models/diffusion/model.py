@@ -24,8 +24,9 @@ from caloforge.models.diffusion.schedule import edm_sigmas
 __all__ = ["DiffusionModel", "config_from_meta"]
 
 MODEL_FILE = "model.safetensors"
-FORMAT_VERSION = 5  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
-# 4: cells in absolute units (a cell scale near one MIP) instead of shares; 5: energy-dependent standardisation
+FORMAT_VERSION = 7  # 2: factorised transform (cells, layer fractions, E_sum / E); 3: with ring fractions;
+# 4: cells in absolute units (a cell scale near one MIP) instead of shares; 5: energy-dependent standardisation;
+# 6: a reverted experiment (quantile-mapped profiles), not read; 7: a hit channel per cell (``hit_cells``)
 
 
 def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
@@ -38,7 +39,11 @@ def config_from_meta(meta: dict, where: str) -> DiffusionConfig:
     if version > FORMAT_VERSION:
         msg = f"{where}: format {version} is newer than this caloforge reads ({FORMAT_VERSION}): upgrade caloforge"
         raise CaloforgeError(msg)
-    introduced = {"ring_fractions": 3, "absolute_cells": 4, "energy_moments": 5}  # the format each came with
+    if version == 6:
+        msg = f"{where}: format 6 was an experiment (quantile-mapped profiles) that no release reads: retrain the model"
+        raise CaloforgeError(msg)
+    # the format each came with
+    introduced = {"ring_fractions": 3, "absolute_cells": 4, "energy_moments": 5, "hit_cells": 7}
     older = {name: False for name, since in introduced.items() if version < since}
     values = {**meta["config"], **older}
     return DiffusionConfig.from_dict(values, where=f"{where} (config)")

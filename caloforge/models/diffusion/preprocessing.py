@@ -12,7 +12,8 @@ factors, ``x_lar = E * u * f_l * g_lr * h_lar``:
 Each of these numbers ``y`` becomes ``v = ln(y + eps)`` (``eps = 1e-7``: an empty cell is ln eps, about
 -16; ``ring_eps = 3e-2`` for the ring fractions, see below) and then ``z = (v - mean) / std`` per
 channel, with mean and std measured on the training set. The model's vector is
-``[cells (L A R) | ring fractions (L R) | layer fractions (L) | u (1)]``.
+``[cells (L A R) | ring fractions (L R) | layer fractions (L) | u (1)]`` (format 7: ``[cell energies |
+cell hits | ...]``, below).
 
 Format 4 (``cell_scale > 0``) writes the cells in absolute units instead of as shares:
 ``v = ln(x / s + 1e-4)``, with ``s`` the 10 % quantile of the non-empty training cells (in a sampling
@@ -77,6 +78,20 @@ the windowed tables for 5000 CPU steps was no closer to Geant4 (10k held-out sho
 0.839 against 0.827, mean radius above 10 GeV 5.74 against 5.71 mm): the excess spread is the network's,
 not the tables'. The window stays because it standardises as intended.
 
+Format 7 (``hits`` set, on top of format 5) splits each cell into two channels: whether it was hit, ``o = +1``
+for a cell holding energy and ``-1`` for an empty one (neither shifted nor scaled: their sign is the
+decision), and its energy, ``ln(x / s + 1e-4)`` where it was hit and ``0`` (one cell scale, inside the spread
+of hit cells) where not. The inverse keeps the cells with ``o > 0`` and shares each ring's energy among them
+in proportion to ``x / s`` (a hit cell below ``1e-4 s`` is empty); a ring that holds energy but came out
+without a hit cell puts it in the cell with the highest ``o``. Why: the validation suite's classifier on
+high-level features told the format-5 built-ins from Geant4 by the number of cells above threshold per
+layer alone (AUC 0.998 for the distilled one, ``benchmarks/diffusion_feature_groups.py``). With empty and
+hit cells on one axis, 9 units apart in ``v``, the model filled the gap between them: 139 cells per shower
+at 15-100 keV against Geant4's 1.5, and 244 at 0.1-2 MeV against 31, so its rings' energy went to too many
+too small cells (321 above 5 MeV against 500). With the hit a channel of its own, the energy channel holds
+one population, the hit cells', and which cells are hit is a sign. (Format 6, an experiment that mapped
+the profile channels through their quantiles onto a normal, was reverted and is not read.)
+
 The inverse caps every channel at the largest value it held in the training data, sets fractions below
 1e-9 (ring fractions below :func:`ring_floor`, 1e-6 ``ring_eps``) to exactly 0, and renormalises each group
 of fractions to sum to 1 (a group that came out all empty puts its energy in the member the model rated
@@ -119,9 +134,13 @@ def ring_floor(ring_eps: float) -> float:
 def _fractions(v: torch.Tensor, eps: float, floor: float = _ZERO) -> torch.Tensor:
     """ln(y + eps) of groups (..., n) -> fractions y >= 0 summing to 1 over the last axis (y below floor: 0)."""
     y = torch.exp(v) - eps
-    y = torch.where(y > floor, y, 0.0)
+    return _normalised(torch.where(y > floor, y, 0.0), v)
+
+
+def _normalised(y: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    """Weights y >= 0 of groups (..., n) -> fractions summing to 1; an all-empty group: 1 for its best score."""
     empty = y.sum(-1, keepdim=True) == 0
-    best = torch.zeros_like(y).scatter_(-1, v.argmax(-1, keepdim=True), 1.0)
+    best = torch.zeros_like(y).scatter_(-1, score.argmax(-1, keepdim=True), 1.0)
     y = torch.where(empty, best, y)
     return y / y.sum(-1, keepdim=True)
 
@@ -143,6 +162,7 @@ class ShowerTransform:
     absolute cells, 0 for cells as shares; cells below ``cell_floor`` of that unit come back empty.
     ``spread_window`` records how format-5 spread tables were fitted: True for the windowed rms of
     ``_energy_moments``, False for the first format-5 tables (a polynomial of the variance, floor 0.25).
+    ``hits``: format 7, each cell an energy and a hit channel.
     """
 
     mean: torch.Tensor
@@ -156,10 +176,12 @@ class ShowerTransform:
     cell_floor: float = 0.0
     log_energies: torch.Tensor | None = None
     spread_window: bool = False
+    hits: bool = False
 
     @property
     def n_cells(self) -> int:
-        return self.mean.shape[-1] - self.layers * (self.rings + 1) - 1
+        """Cells of the mesh (format 7 has two channels for each)."""
+        return (self.mean.shape[-1] - self.layers * (self.rings + 1) - 1) // (2 if self.hits else 1)
 
     def moments(self, energies_mev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and spread of every channel at these energies, float64: (width,) each, or (B, width) in format 5.
@@ -184,6 +206,7 @@ class ShowerTransform:
         rings: int = 0,
         ring_eps: float = RING_EPS,
         cell_scale: float = 0.0,
+        hits: bool = False,
     ) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) ``ln(y + eps)``, float64 (before standardisation)."""
         x = showers.to(torch.float64).clamp_min(0)
@@ -201,7 +224,10 @@ class ShowerTransform:
             cells = x.reshape(B, layers, -1)
             e_layer = cells.sum(-1)
             whole, profile = e_layer[..., None], []
-        if cell_scale > 0:  # format 4: the cells in absolute units (the same L A R order)
+        if hits:  # format 7: the energy where hit (0 elsewhere), then +1 for a hit cell and -1 for an empty one
+            hit = x > 0
+            v_cells = torch.cat([torch.where(hit, torch.log(x / cell_scale + CELL_EPS), 0.0), hit * 2.0 - 1], dim=1)
+        elif cell_scale > 0:  # format 4: the cells in absolute units (the same L A R order)
             v_cells = torch.log(x / cell_scale + CELL_EPS)
         else:  # formats 2-3: shares of their ring (layer)
             v_cells = torch.log(_share(cells, whole).reshape(B, -1) + eps)
@@ -221,12 +247,16 @@ class ShowerTransform:
         ring_eps: float = RING_EPS,
         absolute_cells: bool = False,
         energy_moments: bool = False,
+        hits: bool = False,
     ) -> ShowerTransform:
         """Measure mean, std and maximum per channel on training showers ((N, L A R) MeV and (N,) MeV).
 
         With ``absolute_cells`` (format 4) also the cell scale, from the non-empty cells; with
-        ``energy_moments`` (format 5) the mean and std as functions of the incident energy.
+        ``energy_moments`` (format 5) the mean and std as functions of the incident energy; ``hits``
+        (format 7, with absolute cells) adds a hit channel per cell, left at mean 0 and spread 1.
         """
+        if hits and not (absolute_cells and rings):
+            raise CaloforgeError("hit channels (format 7) need the cells in absolute units and the ring fractions")
         x = torch.as_tensor(np.asarray(showers))
         e = torch.as_tensor(np.asarray(energies_mev), dtype=torch.float64).reshape(-1)
         if x.ndim != 2 or len(x) != len(e) or len(x) < 2:
@@ -234,18 +264,21 @@ class ShowerTransform:
             raise CaloforgeError(msg)
         scale = floor = 0.0
         if absolute_cells:
-            hits = x[x > 0].to(torch.float64)
-            if not len(hits):
+            deposits = x[x > 0].to(torch.float64)
+            if not len(deposits):
                 raise CaloforgeError("the training showers hold no energy: no cell scale to measure")
-            scale, floor = float(np.quantile(hits.numpy(), CELL_QUANTILE)), CELL_EPS
-        v = torch.cat([cls.factorise(x[i : i + _CHUNK], e[i : i + _CHUNK], layers, eps, rings, ring_eps, scale)
+            scale, floor = float(np.quantile(deposits.numpy(), CELL_QUANTILE)), CELL_EPS
+        v = torch.cat([cls.factorise(x[i : i + _CHUNK], e[i : i + _CHUNK], layers, eps, rings, ring_eps, scale, hits)
                        for i in range(0, len(x), _CHUNK)])  # fmt: skip
         std = v.std(dim=0).clamp_min(1e-3)  # a channel that is always empty keeps scale 1e-3, not 0
         mean, grid = v.mean(dim=0), None
         if energy_moments:
             grid, mean, std = _energy_moments(v, torch.log(e), std)
+        if hits:  # the hit channels stay +-1: their sign decides
+            n = x.shape[1]
+            mean[..., n : 2 * n], std[..., n : 2 * n] = 0.0, 1.0
         return cls(mean.float(), std.float(), v.max(dim=0).values.float(), layers, eps, rings, ring_eps,
-                   scale, floor, grid, spread_window=energy_moments)  # fmt: skip
+                   scale, floor, grid, spread_window=energy_moments, hits=hits)  # fmt: skip
 
     def forward(self, showers: torch.Tensor, energies_mev: torch.Tensor) -> torch.Tensor:
         """(B, L A R) MeV, (B,) MeV -> (B, width) standardised, float32 (in chunks: format 5's float64 moment
@@ -253,7 +286,9 @@ class ShowerTransform:
         if len(showers) > _CHUNK:
             return torch.cat([self.forward(showers[i : i + _CHUNK], energies_mev[i : i + _CHUNK])
                               for i in range(0, len(showers), _CHUNK)])  # fmt: skip
-        v = self.factorise(showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps, self.cell_scale)
+        v = self.factorise(
+            showers, energies_mev, self.layers, self.eps, self.rings, self.ring_eps, self.cell_scale, self.hits
+        )
         mean, std = self.moments(energies_mev)
         return ((v - mean) / std).float()
 
@@ -263,14 +298,19 @@ class ShowerTransform:
         v = z.to(torch.float64) * std + mean
         v = torch.minimum(v, self.v_max.to(v))  # no channel beyond what the training data held
         B, n, L, R = len(v), self.n_cells, self.layers, self.rings
+        m = 2 * n if self.hits else n  # cell channels
         f = _fractions(v[:, -L - 1 : -1], self.eps)
         u = (torch.exp(v[:, -1:]) - self.eps).clamp_min(0)
         e_layer = energies_mev.reshape(-1, 1).to(torch.float64) * u * f  # (B, L)
         # format 4: absolute cells are weights within their ring (layer), zero below the floor
         cell_eps, floor = (CELL_EPS, self.cell_floor * (1 - 1e-4)) if self.cell_scale > 0 else (self.eps, _ZERO)
-        if R:  # angular shares within each ring (over A, so the ring axis goes last for _fractions)
+        if self.hits:  # format 7: the hit cells share their ring by their energies
+            o, e_cells = (part.reshape(B, L, -1, R).transpose(2, 3) for part in (v[:, n:m], v[:, :n]))
+            h = _normalised(torch.where(o > 0, (torch.exp(e_cells) - CELL_EPS).clamp_min(0), 0.0), o).transpose(2, 3)
+        elif R:  # angular shares within each ring (over A, so the ring axis goes last for _fractions)
             h = _fractions(v[:, :n].reshape(B, L, -1, R).transpose(2, 3), cell_eps, floor).transpose(2, 3)
-            g = _fractions(v[:, n : n + L * R].reshape(B, L, R), self.ring_eps, ring_floor(self.ring_eps))
+        if R:
+            g = _fractions(v[:, m : m + L * R].reshape(B, L, R), self.ring_eps, ring_floor(self.ring_eps))
             return ((e_layer[..., None] * g)[:, :, None, :] * h).reshape(B, -1).float()
         c = _fractions(v[:, :n].reshape(B, L, -1), cell_eps, floor)
         return (e_layer[..., None] * c).reshape(B, -1).float()
@@ -284,6 +324,8 @@ class ShowerTransform:
             sizes["transform.log_energies"] = self.log_energies
         if self.spread_window:
             sizes["transform.spread_window"] = torch.tensor([1])
+        if self.hits:
+            sizes["transform.hits"] = torch.tensor([1])
         return {"transform.mean": self.mean, "transform.std": self.std, "transform.v_max": self.v_max, **sizes}
 
     @classmethod
@@ -295,8 +337,8 @@ class ShowerTransform:
             scale, floor = tensors.get("transform.cell_scale", torch.zeros(2)).tolist()  # formats 2-3: shares
             grid = tensors.get("transform.log_energies")  # formats 2-4: one standardisation at every energy
             return cls(tensors["transform.mean"], tensors["transform.std"], tensors["transform.v_max"], layers, eps,
-                       rings, ring_eps, scale, floor, grid,
-                       spread_window="transform.spread_window" in tensors)  # fmt: skip
+                       rings, ring_eps, scale, floor, grid, spread_window="transform.spread_window" in tensors,
+                       hits="transform.hits" in tensors)  # fmt: skip
         except KeyError as err:
             msg = (f"checkpoint lacks the shower transform ({err.args[0]}): it was written by an older caloforge "
                    "whose cell-only transform is no longer supported; retrain")  # fmt: skip
