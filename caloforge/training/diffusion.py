@@ -95,11 +95,12 @@ def _new_run(
     return config, transform, denoiser, z
 
 
-def _initialise_from(denoiser: EDMDenoiser, run: str | Path) -> int:
+def _initialise_from(denoiser: EDMDenoiser, run: str | Path, *, whole: bool = False) -> int:
     """Copy the EMA weights of a trained run into every tensor of the same name and shape; returns how many.
 
     A warm start: a new geometry, data set or vector layout keeps what the network learned about showers
-    (attention, conditioning) and learns the rest; tensors whose shape changed start fresh.
+    (attention, conditioning) and learns the rest; tensors whose shape changed start fresh. With ``whole``
+    (an earlier student going on) every tensor must fit: a student of another layout is refused.
     """
     tensors, meta = load_tensors(Path(run) / MODEL_FILE if Path(run).is_dir() else run)
     if meta.get("family") != "diffusion":
@@ -107,6 +108,10 @@ def _initialise_from(denoiser: EDMDenoiser, run: str | Path) -> int:
         raise CaloforgeError(msg)
     own = denoiser.state_dict()
     matched = {k: v for k in own if (v := tensors.get(f"ema.{k}")) is not None and v.shape == own[k].shape}
+    if whole and len(matched) < len(own):
+        missing = next(k for k in own if k not in matched)
+        msg = f"{run}: its weights do not fit this student ({missing} differs): not a student of this layout"
+        raise CaloforgeError(msg)
     source = config_from_meta(meta, str(run))
     if denoiser.config.hit_cells and not source.hit_cells and source.patch == denoiser.config.patch:
         matched |= _with_hit_channels(tensors, own)
@@ -251,7 +256,7 @@ def train_diffusion(
             cfg, transform = teacher_model.config, teacher_model.transform
             denoiser = ConsistencyStudent.from_teacher(teacher_model.denoiser).cpu()
             if init is not None:  # an earlier student of this teacher: the distillation goes on from it
-                meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init)}
+                meta["init"] = {"run": str(init), "tensors": _initialise_from(denoiser, init, whole=True)}
         ema = {k: v.detach().clone() for k, v in denoiser.state_dict().items()}
         step, history, elapsed, opt_state = 0, [], 0.0, None
     if tuple(cfg.mesh) != tuple(parts[0].meta.mesh.shape):

@@ -190,3 +190,5 @@ def test_a_run_with_hit_channels_starts_from_one_without(files, tmp_path):
     x = model.sample(np.array([5e3, 5e4]), seed=1)
     assert x.shape == (2, 6480) and np.all(np.isfinite(x)) and np.all(x >= 0)
     assert not DiffusionModel.load(old).config.hit_cells  # format 5 reads without hit channels
+    with pytest.raises(CaloforgeError, match="not a student of this layout"):  # its hit weights would be lost
+        train_diffusion([files["train"]], tmp_path / "student", settings=QUICK, teacher=new, init=old)
