@@ -11,6 +11,13 @@ its first 1000 showers for the learning curve only). Every model generates at th
 energies (seed 11). Writes benchmarks/results/diffusion_evaluation.json (the AUC gap of each distilled
 generator to the first, full-sampler candidate included) and the report to results/diffusion/report/;
 with ``--output NAME``, results/NAME.json and results/NAME/report/ instead, so an experiment keeps its own.
+Two runs with the same label and steps are told apart by their folder's name.
+
+    python benchmarks/diffusion_evaluation.py --run runs/X-distilled:1 --full-sampler diffusion_evaluation_X.json
+
+takes the full sampler's figures from an earlier evaluation of the same reference showers (the first
+full-sampler candidate there, or the one of ``FILE.json:RUN``) instead of generating them again (15 min
+on 2 cores), and measures the distilled candidates' gap to it.
 """
 
 from __future__ import annotations
@@ -47,10 +54,12 @@ def main() -> None:
     parser.add_argument(
         "--batch-size", type=int, default=200, help="showers per network call (CPU: 100-200 is fastest)"
     )
+    parser.add_argument("--full-sampler", help="FILE.json[:RUN]: the full sampler's figures from this earlier result")
     args = parser.parse_args()
     specs = [_spec(s) for s in (args.run or ["runs/par04-siw-diffusion"])]
     n = 1000 if args.quick else args.n
     ref = read_showers(args.reference, stop=n)
+    earlier = _earlier_full_sampler(args.full_sampler, args.reference, len(ref)) if args.full_sampler else {}
     rec = Recorder(
         f"{args.output}_quick" if args.quick else args.output,
         {
@@ -69,6 +78,7 @@ def main() -> None:
             model = load_model(run)
             k = steps or model.default_steps
             name = f"{model.label}, {k} step{'s' if k > 1 else ''}"
+            name += f" ({Path(run).name})" if name in candidates or name in earlier else ""
             start = time.perf_counter()
             showers = model.sample(ref.incident_energies, steps=k, seed=11, batch_size=args.batch_size)
             seconds = time.perf_counter() - start
@@ -107,11 +117,30 @@ def main() -> None:
             "per_energy_bin": e["per_energy_bin"],
             "targets": TARGETS,
         }
+    candidates = earlier | candidates
     full = next((c for c in candidates.values() if not c["distilled"]), None)
     for c in candidates.values():
         if c["distilled"] and full is not None:
             c["auc_cells_gap_to_full_sampler"] = round(c["auc_cells"] - full["auc_cells"], 4)
     log(f"wrote {rec.write({'candidates': candidates})}")
+
+
+def _earlier_full_sampler(spec: str, reference: Path, showers: int) -> dict[str, dict]:
+    """{name: figures} of the full-sampler candidate of an earlier result on the same reference showers."""
+    import json
+
+    file, _, run = spec.partition(":")
+    path = Path(file) if Path(file).exists() else RESULTS_DIR / file
+    result = json.loads(path.read_text())
+    settings = result["settings"]
+    if (settings["reference"], settings["showers"]) != (str(reference), showers):
+        raise SystemExit(f"{path}: judged {settings['showers']} showers of {settings['reference']}, not {showers} of "
+                         f"{reference}")  # fmt: skip
+    for name, c in result["figures"]["candidates"].items():
+        if not c["distilled"] and (not run or c["run"] == run):
+            where = path.resolve().relative_to(RESULTS_DIR) if path.resolve().is_relative_to(RESULTS_DIR) else path
+            return {name: c | {"from_results": str(where)}}
+    raise SystemExit(f"{path}: no full-sampler candidate{f' of {run}' if run else ''}")
 
 
 if __name__ == "__main__":
