@@ -8,7 +8,7 @@ steps). The validation suite's classifier is trained on each group of the 362 hi
 log10 E_inc): the layer energies, the centres and widths in x and y and in r, and the sparsity (each layer's
 fraction of cells below the readout threshold). Beside it, cells per shower in bins of cell energy and the
 mean number of cells above the threshold in a few layers: where a group separates, what in the showers does.
-Writes benchmarks/results/diffusion_feature_groups.json.
+Writes benchmarks/results/diffusion_feature_groups.json (``--output NAME``: NAME.json).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ def main() -> None:
     parser.add_argument("--run", default="par04-siw-diffusion-distilled", help="run folder or built-in model")
     parser.add_argument("--reference", default="data/par04-siw/e-_normal_val.h5")
     parser.add_argument("-n", type=int, default=10_000)
+    parser.add_argument("--output", default="diffusion_feature_groups", help="name of the results JSON")
     args = parser.parse_args()
-    rec = Recorder("diffusion_feature_groups", vars(args))
+    rec = Recorder(args.output, vars(args))
     ref = read_showers(args.reference, stop=args.n)
     model = load_model(args.run)
     log(f"{args.run}: generating {len(ref)} showers")
