@@ -15,7 +15,18 @@
 #   TEACHER=runs/par04-siw-diffusion RUN=runs/par04-siw-diffusion-distilled STEPS=1000 LR=1e-4 MAX_TIME=800 \
 #       VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh      # the distilled generator of the results
 #
-# The built-in models (their MODEL_CARD.md) are the ring-offset run (format 5 with ring_eps 3e-2, commit 3491680;
+# The built-in models (their MODEL_CARD.md) are the continuation of the ring-offset run below (session of
+# 2026-12-08; results/diffusion_evaluation_h7.json for the teacher, results/diffusion_evaluation_r4_distilled.json
+# for the student); in a fresh checkout runs/par04-siw-diffusion-r3 and -r3-distilled are the built-ins of commit
+# 4adf1a9 put back into run folders (git show 4adf1a9:caloforge/models/pretrained/<name>/model.safetensors):
+#   INIT=runs/par04-siw-diffusion-r3 RUN=runs/par04-siw-diffusion-r4 STEPS=8000 LR=2e-4 MAX_TIME=3000 \
+#       VALIDATE_EVERY=4000 benchmarks/diffusion_training.sh                       # stopped by time at 7351, 50 min
+#   INIT=runs/par04-siw-diffusion-r3-distilled TEACHER=runs/par04-siw-diffusion-r4 RUN=runs/par04-siw-diffusion-r4-distilled \
+#       STEPS=2000 LR=1e-4 MAX_TIME=1500 VALIDATE_EVERY=100000 benchmarks/diffusion_training.sh
+# The format-7 experiment (hit channels; results/diffusion_evaluation_h7.json; weights not kept), from the first:
+#   INIT=runs/par04-siw-diffusion-r4 RUN=runs/par04-siw-diffusion-h7 STEPS=6500 LR=3e-4 MAX_TIME=2450 \
+#       VALIDATE_EVERY=3250 CONFIG="--hit-cells" benchmarks/diffusion_training.sh    # stopped by time at 5676, 41 min
+# Before them, the built-ins were the ring-offset run (format 5 with ring_eps 3e-2, commit 3491680;
 # results/diffusion_evaluation_r3*.json), warm-started from the earlier format-5 built-in (below) put back into a
 # run folder, and its distillation, continued from the earlier built-in's student (same architecture; the ring
 # channels' transform is the new teacher's) (session of 2026-12-07, on the same data):
