@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shutil
 import tempfile
 import time
@@ -127,8 +128,6 @@ def main() -> None:
 
 def _earlier_full_sampler(spec: str, reference: Path, showers: int) -> dict[str, dict]:
     """{name: figures} of the full-sampler candidate of an earlier result on the same reference showers."""
-    import json
-
     file, _, run = spec.partition(":")
     path = Path(file) if Path(file).exists() else RESULTS_DIR / file
     result = json.loads(path.read_text())

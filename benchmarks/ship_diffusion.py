@@ -82,16 +82,16 @@ def _preprocessing(cfg: dict, tensors: dict) -> str:
                    f"c_lk = x_lk / E_l ({A * R} cell fractions per layer)")  # fmt: skip
     offsets = f"ln(y + 1e-7) (ln(y + {ring_eps:g}) for the ring fractions)" if ring_eps != 1e-7 else "ln(y + 1e-7)"
     cells = ""
-    if scale > 0:
-        cells = (f" The cells themselves enter in absolute units, ln(x / s + 1e-4) with s = {scale:.3g} MeV (the 10 % "
-                 "quantile of the non-empty training cells, near one MIP), so the gap between empty cells and cells "
-                 "crossed by a charged particle sits at one value in every cell and shower; the inverse uses them as "
-                 "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     if cfg.get("hit_cells", False):
         cells = (f" Each cell has two channels: whether it was hit (+1 or -1, unstandardised) and its energy, "
                  f"ln(x / s + 1e-4) with s = {scale:.3g} MeV (the 10 % quantile of the non-empty training cells, near "
                  "one MIP) where hit and 0 where not; the inverse shares each ring's energy among the cells whose hit "
                  "channel is positive, in proportion to x / s.")  # fmt: skip
+    elif scale > 0:
+        cells = (f" The cells themselves enter in absolute units, ln(x / s + 1e-4) with s = {scale:.3g} MeV (the 10 % "
+                 "quantile of the non-empty training cells, near one MIP), so the gap between empty cells and cells "
+                 "crossed by a charged particle sits at one value in every cell and shower; the inverse uses them as "
+                 "weights within their ring and zeroes those below 1e-4 s.")  # fmt: skip
     standardised = "standardised per channel on the training set"
     if "transform.spread_window" in tensors:
         standardised = ("standardised per channel with a mean and spread that follow the incident energy (the mean a "
